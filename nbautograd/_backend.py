@@ -1,0 +1,63 @@
+"""Array namespaces: the only place that knows which array library holds the data.
+
+Backward rules receive an ``xp`` namespace and never call ``numpy`` directly, so the same
+rule runs on NumPy arrays, on CuPy arrays, and (for ``create_graph=True``) on Tensors.
+
+>>> import numpy as np
+>>> from nbautograd._backend import array_namespace
+>>> array_namespace(np.zeros(2)).exp(np.zeros(2))
+array([1., 1.])
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+
+def _sum_to(xp, g, shape):
+    """Sum ``g`` over the axes that broadcasting added or stretched, back to ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
+    g = xp.sum(g, axis=axes, keepdims=True) if axes else g
+    return xp.reshape(g, shape) if lead or g.shape != shape else g
+
+
+def _make_namespace(mod, name: str) -> types.SimpleNamespace:
+    ns = types.SimpleNamespace(**{k: getattr(mod, k) for k in dir(mod) if not k.startswith("_")})
+    ns.__name__ = name
+    ns.sum_to = lambda g, shape: _sum_to(ns, g, tuple(shape))
+    ns.is_tensor_ns = False
+    return ns
+
+
+NUMPY = _make_namespace(np, "numpy")
+_CUPY = []
+
+
+def cupy_namespace():
+    """The CuPy namespace, imported on first use only (CPU-only machines never import CuPy)."""
+    if not _CUPY:
+        import cupy  # noqa: PLC0415  (lazy on purpose)
+        _CUPY.append(_make_namespace(cupy, "cupy"))
+    return _CUPY[0]
+
+
+def array_namespace(a) -> types.SimpleNamespace:
+    """The namespace of the library that owns array ``a``."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return NUMPY
+    if type(a).__module__.startswith("cupy"):
+        return cupy_namespace()
+    return NUMPY
+
+
+def to_host(a):
+    """A NumPy array (or scalar) with the values of ``a``: the display boundary."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return a
+    return a.get()

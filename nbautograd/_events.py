@@ -1,0 +1,87 @@
+"""Plain-data engine events for the views to subscribe to.
+
+The engine calls ``emit`` only when ``LISTENERS`` is non-empty, so with no subscriber an
+event costs one truthiness test.
+
+>>> from nbautograd import _events
+>>> seen = []
+>>> with _events.subscribed(seen.append):
+...     pass
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+LISTENERS: list[Callable[[Any], None]] = []
+
+
+@dataclass(frozen=True)
+class OpRecorded:
+    """A differentiable op ran with recording on; ``node`` is the new grad_fn."""
+    node: Any
+    output: Any  # weak reference to the output tensor (the engine keeps no tensor alive)
+
+
+@dataclass(frozen=True)
+class BackwardStarted:
+    roots: tuple
+    retain_graph: bool
+    create_graph: bool
+    gradients: tuple = ()
+
+
+@dataclass(frozen=True)
+class NodeExecuted:
+    """One backward step: ``node`` received ``grad_out`` and sent ``grads_in`` to its edges."""
+    node: Any
+    grad_out: Any
+    grads_in: tuple
+
+
+@dataclass(frozen=True)
+class GradAccumulated:
+    """A leaf's ``.grad`` changed during backward (``before`` is None on the first write)."""
+    tensor: Any
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class SavedFreed:
+    node: Any
+
+
+@dataclass(frozen=True)
+class BackwardFinished:
+    roots: tuple
+
+
+@dataclass(frozen=True)
+class EngineError:
+    error: BaseException
+    node: Any = None
+
+
+@dataclass(frozen=True)
+class GradChanged:
+    """A leaf's ``.grad`` was changed outside backward (``zero_()``, ``grad = None``, assignment)."""
+    tensor: Any
+    how: str
+    after: Any = field(default=None)
+
+
+def emit(event: Any) -> None:
+    for fn in tuple(LISTENERS):
+        fn(event)
+
+
+@contextlib.contextmanager
+def subscribed(fn: Callable[[Any], None]):
+    """Call ``fn(event)`` for every engine event inside the ``with`` block."""
+    LISTENERS.append(fn)
+    try:
+        yield fn
+    finally:
+        LISTENERS.remove(fn)

@@ -1,0 +1,335 @@
+"""Backward nodes (``grad_fn``) and the one function that records an op on the tape.
+
+Every differentiable op is a ``Node`` subclass named as PyTorch names it (``MulBackward0``),
+declaring its forward and its vector-Jacobian product side by side. ``record`` wraps a
+forward result in a Tensor and, when a gradient can flow, attaches a node that holds:
+
+* ``_next``: one edge per input, the input's ``grad_fn`` (or its ``AccumulateGrad`` for a
+  leaf), or None where no gradient is needed;
+* ``_saved``: the arrays the VJP needs (inputs by position, then the output), and
+  ``_saved_t``/``_ver``: the saved input tensors and their versions, for the in-place check;
+* ``_seq``: its place on the tape. Inputs always have a smaller ``_seq`` than their
+  consumers, so descending ``_seq`` is a valid order for the backward pass.
+
+>>> import nbautograd as torch
+>>> x = torch.tensor(2., requires_grad=True)
+>>> (x * x).grad_fn.name(), (x * x).grad_fn.next_functions[0][0].name()
+('MulBackward0', 'torch::autograd::AccumulateGrad')
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from . import _events
+from ._grad_mode import STATE
+
+ERR_BACKWARD_TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+_SEQ = itertools.count()
+# Bumped by every in-place op: a node made after the last bump cannot have stale saved tensors,
+# so the backward pass skips the version check for it.
+INPLACE_EPOCH = [0]
+OUT = -1  # in a ``save`` spec, the op's output
+
+
+class Node:
+    """A backward function: receives the gradient of its output, returns its inputs' gradients."""
+
+    # Per class: for each input, what its gradient needs (input positions, or OUT).
+    save: tuple = ()
+    # Per class: torch's names of the inputs, for ``_saved_<name>`` attributes.
+    arg_names: tuple = ("self",)
+    _reduce = None        # per input: (shape, dtype) to reduce/cast its gradient to, or None
+    _pre_hooks = None     # hooks on the gradient of this node's output (tensor hooks)
+    _post_hooks = None
+    _freed = False
+    _params = ()
+    _epoch = 0
+    _fwd_stack = None     # forward traceback, recorded in anomaly mode
+    metadata_dict = None
+
+    def vjp(self, xp, g, *saved):  # pragma: no cover - every op overrides it
+        raise NotImplementedError
+
+    # --- the Node API torch users know ------------------------------------------------------
+    def name(self) -> str:
+        """torch's name of this node, e.g. ``'MulBackward0'``."""
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((node, 0), (None, 0), ...)``: where each input's gradient goes."""
+        return tuple((e, 0) for e in self._next)
+
+    @property
+    def metadata(self) -> dict:
+        if self.metadata_dict is None:
+            self.metadata_dict = {}
+        return self.metadata_dict
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` runs after this node computed its gradients."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` runs before this node; may return replacement gradients."""
+        hooks = self._own_pre_hooks()
+        wrapped = _NodePreHook(fn)
+        hooks.append(wrapped)
+        return RemovableHandle(hooks, wrapped)
+
+    def _own_pre_hooks(self) -> list:
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        return self._pre_hooks
+
+    def __call__(self, *grads):
+        from ._tensor import Tensor, wrap  # noqa: PLC0415
+        g = grads[0]._data if isinstance(grads[0], Tensor) else grads[0]
+        out = self.apply_vjp(g, False)
+        return tuple(None if o is None else wrap(o) for o in out)
+
+    def __getattr__(self, attr: str):
+        # torch exposes saved tensors as ``_saved_self``, ``_saved_other``, ``_saved_result``...
+        if attr.startswith("_saved_"):
+            return self._saved_attr(attr[len("_saved_"):])
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{attr}'")
+
+    def _saved_attr(self, which: str):
+        from ._tensor import wrap  # noqa: PLC0415
+        names = self.arg_names
+        if which == "result" and OUT in self._save_all:
+            pos = len(names)
+        elif which in names and names.index(which) in self._save_all:
+            pos = names.index(which)
+        elif which in self._param_names():
+            return self._params[self._param_names().index(which)]
+        else:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '_saved_{which}'")
+        if self._saved is None:
+            raise RuntimeError(ERR_BACKWARD_TWICE)
+        if pos < len(names) and self._saved_t[pos] is not None:
+            return self._saved_t[pos]
+        return wrap(self._saved[pos], self if pos == len(names) else None)
+
+    def _param_names(self) -> tuple:
+        return getattr(type(self), "param_names", ())
+
+    def saved_tensors_info(self) -> list:
+        """Plain data on what this node saved: ``[(name, shape, freed)]`` (for the views)."""
+        names = list(self.arg_names) + ["result"]
+        idx = sorted(i if i != OUT else len(self.arg_names) for i in self._save_all)
+        out = []
+        for i in idx:
+            arr = None if self._saved is None else self._saved[i]
+            shape = None if arr is None else tuple(arr.shape)
+            out.append((names[i], shape, self._saved is None))
+        return out
+
+    def __repr__(self) -> str:
+        # torch's text, address included; notebooks compare it through a sanitizer
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    # --- engine side ------------------------------------------------------------------------
+    def apply_vjp(self, g, create_graph: bool):
+        """The gradients for each input, given the gradient ``g`` of the output."""
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(ERR_BACKWARD_TWICE)
+        if self._epoch != INPLACE_EPOCH[0] and self._saved_t:
+            self._check_versions()
+        if create_graph:
+            from ._tensor_ns import TENSOR_NS, saved_as_tensors  # noqa: PLC0415
+            return self.vjp(TENSOR_NS, g, *saved_as_tensors(self))
+        from ._backend import array_namespace  # noqa: PLC0415
+        return self.vjp(array_namespace(g), g, *saved)
+
+    def _check_versions(self) -> None:
+        for pos, (t, v) in enumerate(zip(self._saved_t, self._ver)):
+            if t is None:
+                continue
+            vc = t._vc if pos < len(self.arg_names) else t
+            now = 0 if vc is None else vc[0]
+            if now != v:
+                raise RuntimeError(_modified_message(self, pos, now, v))
+
+    def release(self) -> None:
+        """Free the saved arrays (after a backward without ``retain_graph``)."""
+        if self._save_all:
+            self._saved = None
+            self._saved_t = None
+            self._freed = True
+            if _events.LISTENERS:
+                _events.emit(_events.SavedFreed(self))
+
+
+def _modified_message(node: Node, pos: int, now: int, expected: int) -> str:
+    from ._dtypes import legacy_type_name  # noqa: PLC0415
+    arr = node._saved[pos]
+    is_out = pos == len(node.arg_names)
+    output_nr = 0
+    what = f"[{legacy_type_name(arr)} [{', '.join(str(s) for s in arr.shape)}]]"
+    owner = node if is_out else node._saved_t[pos].grad_fn
+    where = f", which is output {output_nr} of {owner.name()}," if owner is not None else ""
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {what}{where} is at version {now}; expected version {expected} instead. "
+        "Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
+        "with torch.autograd.set_detect_anomaly(True)."
+    )
+
+
+class _NodePreHook:
+    """Adapts a Node pre-hook ``fn(grad_outputs)`` to the engine's single-gradient hooks."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def __call__(self, g):
+        out = self.fn((g,))
+        return None if out is None else out[0]
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: list, fn) -> None:
+        self._hooks, self._fn = hooks, fn
+        self.id = next(self._ids)
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """The node behind a leaf that requires grad: adds incoming gradients into ``leaf.grad``."""
+
+    _saved = ()
+    _saved_t = ()
+    _save_all = ()
+
+    def __init__(self, leaf) -> None:
+        self.variable = leaf
+        self._next = ()
+        self._seq = -next(_SEQ) - 1  # after every op node in the backward order
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def release(self) -> None:
+        pass
+
+
+def accumulate_node(leaf) -> AccumulateGrad:
+    """The leaf's AccumulateGrad, made once and kept while some graph refers to it."""
+    ref = leaf._accum
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(leaf)
+        leaf._accum = weakref.ref(node)
+    return node
+
+
+def op(cls):
+    """Class decorator declaring an op: checks it has a VJP and precomputes its save sets."""
+    if cls.vjp is Node.vjp:
+        raise TypeError(f"op {cls.__name__} declares no vjp")
+    cls._save_all = tuple(sorted({i for need in cls.save for i in need}))
+    cls._save_inputs_only = OUT not in cls._save_all
+    return cls
+
+
+def record(cls, out, inputs: tuple, params: tuple = (), reduce=None):
+    """Wrap ``out`` in a Tensor; if any input requires grad (and grad mode is on), attach a
+    ``cls`` node to it. ``params`` are non-tensor arguments the VJP needs."""
+    from ._tensor import Tensor  # noqa: PLC0415 (import cycle: Tensor methods call ops)
+    t = Tensor.__new__(Tensor)
+    t._data = out
+    if not STATE.enabled:
+        if STATE.inference:
+            t._inference = True
+        return t
+    nxt = []
+    any_rg = False
+    for x in inputs:
+        if x._rg:
+            any_rg = True
+            if x._inference:
+                _raise_inference()
+            nxt.append(x.grad_fn or accumulate_node(x))
+        else:
+            nxt.append(None)
+    if not any_rg:
+        return t
+    node = cls.__new__(cls)
+    node._next = tuple(nxt)
+    node._seq = next(_SEQ)
+    node._epoch = INPLACE_EPOCH[0]
+    if params:
+        node._params = params
+    if reduce is not None:
+        node._reduce = reduce
+    save_all = cls._save_all
+    if save_all:
+        n = len(inputs)
+        if None in nxt and len(cls.save) == n:
+            need = {i for k, e in enumerate(nxt) if e is not None for i in cls.save[k]}
+        else:
+            need = save_all
+        saved = [None] * (n + 1)
+        saved_t = [None] * (n + 1)
+        ver = [0] * (n + 1)
+        for i in need:
+            if i == OUT:
+                saved[n] = out
+                vc = t._vc = [0]
+                saved_t[n] = vc
+            else:
+                x = inputs[i]
+                saved[i] = x._data
+                saved_t[i] = x
+                if x._vc is not None:
+                    ver[i] = x._vc[0]
+        node._saved = tuple(saved)
+        node._saved_t = tuple(saved_t)
+        node._ver = tuple(ver)
+    else:
+        node._saved = _NOTHING[len(inputs)]
+        node._saved_t = ()
+    t.grad_fn = node
+    t._rg = True
+    if STATE.anomaly:
+        from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
+        remember_forward(node)
+    if _events.LISTENERS:
+        _events.emit(_events.OpRecorded(node, weakref.ref(t)))
+    return t
+
+
+_NOTHING = [(None,) * (n + 1) for n in range(64)]
+
+
+def _raise_inference() -> None:
+    raise RuntimeError(
+        "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+        "inference mode in computation tracked by autograd. To work around this, you can make a "
+        "clone to get a normal tensor and use it in autograd."
+    )

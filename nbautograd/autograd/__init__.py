@@ -1,0 +1,197 @@
+"""torch.autograd: ``backward``, ``grad``, custom ``Function``, grad modes, ``functional``.
+
+>>> import nbautograd as torch
+>>> x = torch.tensor([1., 2.], requires_grad=True)
+>>> torch.autograd.grad((x ** 2).sum(), x)
+(tensor([2., 4.]),)
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._engine import run_backward
+from .._grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
+                          set_grad_enabled)
+from .._node import AccumulateGrad, accumulate_node
+from .._tensor import Tensor, _owned, wrap
+from . import functional  # noqa: F401
+from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: F401
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
+
+Variable = Tensor
+
+
+def _as_tuple(x) -> tuple:
+    if isinstance(x, Tensor):
+        return (x,)
+    if x is None:
+        return ()
+    return tuple(x)
+
+
+def _make_grads(outputs: tuple, grads: tuple, create_graph: bool, batched: bool = False):
+    """The initial gradients: given ones checked against their outputs, or implicit ones."""
+    out = []
+    for i, (t, g) in enumerate(zip(outputs, grads)):
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind != "f":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs "
+                                   f"but got {t.dtype}")
+            xp_one = np.ones_like(t._data) if isinstance(t._data, (np.ndarray, np.generic)) \
+                else t._data * 0 + 1
+            g = wrap(xp_one) if create_graph else xp_one
+        else:
+            if not isinstance(g, Tensor):
+                raise TypeError(f"gradients can be either Tensors or None, but got "
+                                f"{type(g).__name__}")
+            gshape = g._data.shape[1:] if batched else g._data.shape
+            if gshape != t._data.shape:
+                from .._tensor import Size  # noqa: PLC0415
+                if batched:
+                    raise RuntimeError(
+                        "If `is_grads_batched=True`, we interpret the first dimension of each "
+                        "grad_output as the batch dimension. The sizes of the remaining "
+                        f"dimensions are expected to match the shape of corresponding output, "
+                        f"but a mismatch was detected: grad_output[{i}] has a shape of "
+                        f"{Size(g._data.shape)} and output[{i}] has a shape of "
+                        f"{Size(t._data.shape)}. If you only want some tensors in `grad_output` "
+                        "to be considered batched, consider using vmap.")
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{Size(g._data.shape)} and output[{i}] has a shape of "
+                                   f"{Size(t._data.shape)}.")
+            if g._data.dtype.kind != t._data.dtype.kind and not (
+                    g._data.dtype.kind in "fc" and t._data.dtype.kind in "fc"):
+                raise RuntimeError(f"For complex Tensors, both grad_output and output are "
+                                   f"required to have the same dtype. Mismatch in dtype: "
+                                   f"grad_output[{i}] has a dtype of {g.dtype} and output[{i}] "
+                                   f"has a dtype of {t.dtype}.")
+            if g._data.dtype != t._data.dtype:
+                g = g.to(t.dtype)
+            if not create_graph:
+                g = g._data
+        out.append(g)
+    return tuple(out)
+
+
+def _check_requires_grad(outputs: tuple) -> None:
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward() expects Tensors, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                               "a grad_fn")
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
+             grad_variables=None, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``.
+
+    >>> import nbautograd as torch
+    >>> x = torch.tensor(2., requires_grad=True)
+    >>> torch.autograd.backward(x * x); x.grad
+    tensor(4.)
+    """
+    outputs = _as_tuple(tensors)
+    if not outputs:
+        raise RuntimeError("backward() expects at least one tensor")
+    grads = _as_tuple(grad_tensors if grad_tensors is not None else grad_variables)
+    if not grads:
+        grads = (None,) * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"grad can be implicitly created only for scalar outputs"
+                           if False else f"got {len(grads)} gradients for {len(outputs)} tensors")
+    _check_requires_grad(outputs)
+    grads = _make_grads(outputs, grads, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        captured = _run_capture(outputs, grads, inputs, retain_graph, create_graph)
+        for t in inputs:
+            g = captured.get(_node_of(t))
+            if g is None:
+                continue
+            if t.grad_fn is None:
+                from .._engine import _accumulate  # noqa: PLC0415
+                _accumulate(t, g, create_graph, set(), False)
+            else:
+                gt = g if isinstance(g, Tensor) else wrap(_owned(g))
+                t._grad = gt if t._grad is None else t._grad + gt
+        return
+    run_backward(outputs, grads, retain_graph, create_graph)
+
+
+def _node_of(t: Tensor):
+    return t.grad_fn if t.grad_fn is not None else accumulate_node(t)
+
+
+def _run_capture(outputs, grads, inputs, retain_graph, create_graph):
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError("inputs must be Tensors")
+        if not t._rg:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    targets = {_node_of(t): None for t in inputs}
+    return run_backward(outputs, grads, retain_graph, create_graph, capture=targets,
+                        accumulate=False)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
+         materialize_grads: bool = False):
+    """The gradients of ``outputs`` with respect to ``inputs`` (nothing is written to .grad).
+
+    >>> import nbautograd as torch
+    >>> x = torch.tensor(3., requires_grad=True)
+    >>> torch.autograd.grad(x ** 2, x)
+    (tensor(6.),)
+    """
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
+    outs = _as_tuple(outputs)
+    ins = _as_tuple(inputs)
+    if not ins:
+        raise RuntimeError("grad requires non-empty inputs.")
+    gouts = _as_tuple(grad_outputs) if grad_outputs is not None else (None,) * len(outs)
+    if len(gouts) != len(outs):
+        raise RuntimeError(f"grad_outputs should be a sequence of length {len(outs)} ({len(gouts)} "
+                           "given)")
+    _check_requires_grad(outs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if is_grads_batched:
+        from .functional import batched_grad  # noqa: PLC0415
+        return batched_grad(outs, ins, gouts, retain_graph, create_graph, allow_unused)
+    grads = _make_grads(outs, gouts, create_graph)
+    captured = _run_capture(outs, grads, ins, retain_graph, create_graph)
+    result = []
+    for t in ins:
+        g = captured.get(_node_of(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+            result.append(wrap(np.zeros_like(t._data)) if materialize_grads else None)
+            continue
+        if isinstance(g, Tensor):
+            result.append(g)
+        else:
+            result.append(wrap(_owned(g) if g.dtype == t._data.dtype
+                               else g.astype(t._data.dtype)))
+    return tuple(result)
+
+
+__all__ = ["backward", "grad", "Function", "Variable", "functional", "no_grad", "enable_grad",
+           "set_grad_enabled", "inference_mode", "detect_anomaly", "set_detect_anomaly",
+           "gradcheck", "gradgradcheck", "AccumulateGrad", "Sequence"]

@@ -1,0 +1,78 @@
+"""Anomaly detection: remember where each node was created; name the failing node.
+
+>>> import nbautograd as torch
+>>> with torch.autograd.detect_anomaly():  # doctest: +SKIP
+...     pass
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+import warnings
+
+from .._grad_mode import STATE
+
+_ENABLE_WARNING = ("Anomaly Detection has been enabled. This mode will increase the runtime and "
+                   "should only be enabled for debugging.")
+
+
+def remember_forward(node) -> None:
+    """Keep the user's stack at the moment ``node`` was recorded."""
+    stack = traceback.extract_stack()[:-3]
+    node._fwd_stack = "".join(traceback.format_list(stack))
+
+
+def report_failure(node) -> None:
+    """Warn with the forward traceback of the node whose backward failed."""
+    stack = node._fwd_stack or ""
+    warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the "
+                  f"error:\n{stack}", UserWarning, stacklevel=3)
+
+
+def check_nan(node, grads) -> None:
+    if not STATE.anomaly_check_nan:
+        return
+    import numpy as np  # noqa: PLC0415
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        d = g._data if hasattr(g, "_data") else g
+        if np.isnan(np.asarray(d)).any():
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               "output.")
+
+
+class detect_anomaly:
+    """Context manager that enables anomaly detection (forward tracebacks, NaN checks)."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = check_nan
+        warnings.warn(_ENABLE_WARNING, UserWarning, stacklevel=2)
+
+    def __enter__(self) -> None:
+        self.prev = (STATE.anomaly, STATE.anomaly_check_nan)
+        STATE.anomaly, STATE.anomaly_check_nan = True, self.check_nan
+
+    def __exit__(self, *exc) -> None:
+        STATE.anomaly, STATE.anomaly_check_nan = self.prev
+
+
+class set_detect_anomaly:
+    """Turn anomaly detection on or off (also usable as a context manager)."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self.prev = (STATE.anomaly, STATE.anomaly_check_nan)
+        STATE.anomaly, STATE.anomaly_check_nan = bool(mode), check_nan
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        STATE.anomaly, STATE.anomaly_check_nan = self.prev
+
+
+def is_anomaly_enabled() -> bool:
+    return STATE.anomaly
+
+
+_ = sys

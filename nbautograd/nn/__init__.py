@@ -1,0 +1,2 @@
+"""torch.nn: the functional layer (``nn.functional``) that the autograd tutorials touch."""
+from . import functional  # noqa: F401
