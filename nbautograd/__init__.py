@@ -82,10 +82,13 @@ for _name in ("neg", "negative", "abs", "absolute", "exp", "exp2", "expm1", "log
               "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "logical_xor",
               "remainder", "fmod", "floor_divide", "masked_select", "detach", "numel",
               "true_divide", "unflatten", "repeat_interleave"):
-    if hasattr(Tensor, _name) and _name not in globals():
+    _unary_fn = getattr(getattr(Tensor, _name, None), "__name__", None)
+    if _name in globals():
+        continue
+    if _unary_fn is not None and getattr(Tensor, _name).__qualname__.startswith("unary."):
+        globals()[_name] = getattr(Tensor, _name)  # unary ops check their argument themselves
+    elif hasattr(Tensor, _name):
         globals()[_name] = _method_alias(_name)
-    elif _name not in globals():
-        pass
 
 import builtins  # noqa: E402
 

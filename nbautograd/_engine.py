@@ -17,10 +17,12 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
+from numpy import ndarray
 
 from . import _events
 from ._grad_mode import STATE
-from ._node import AccumulateGrad, accumulate_node
+from ._backend import array_namespace
+from ._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, AccumulateGrad, accumulate_node
 
 
 def _root_node(t):
@@ -40,7 +42,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
         _events.emit(_events.BackwardStarted(tuple(roots), retain_graph, create_graph,
                                              tuple(grads)))
     heap: list = []
-    buf: dict = {}
+    buf: dict = {}    # node -> the gradient of its output, summed over its consumers
+    own: dict = {}    # node -> True when buf's array for it is ours alone (safe to add into)
     for t, g in zip(roots, grads):
         node = _root_node(t)
         if node in buf:
@@ -52,6 +55,12 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     pop, push = heapq.heappop, heapq.heappush
     captured = {} if capture is not None else None
     foreign = {id(g) for g in grads}
+    if create_graph:
+        from ._tensor_ns import TENSOR_NS as xp, saved_as_tensors  # noqa: PLC0415
+    else:
+        xp = array_namespace(grads[0])
+    free = not retain_graph
+    special = listening or STATE.anomaly  # per-node extras (events, NaN checks) only if needed
     prev_mode = STATE.enabled
     STATE.enabled = create_graph  # backward ops are recorded only to build a higher-order graph
     node = None
@@ -59,41 +68,58 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
         while heap:
             node = pop(heap)[1]
             g = buf.pop(node)
-            hooks = node._pre_hooks
-            if hooks:
-                g = _run_pre_hooks(hooks, g)
-            if capture is not None and node in capture:
+            if own:
+                own.pop(node, None)
+            if node._slow and node._pre_hooks:
+                g = _run_pre_hooks(node._pre_hooks, g)
+            if captured is not None and node in capture:
                 captured[node] = g
                 if type(node) is AccumulateGrad:
                     continue
             if type(node) is AccumulateGrad:
                 if accumulate:
-                    _accumulate(node.variable, g, create_graph, foreign, listening)
+                    leaf = node.variable
+                    if leaf is not None:
+                        _accumulate(leaf, g, create_graph, foreign, listening)
                 continue
-            grads_in = node.apply_vjp(g, create_graph)
-            if STATE.anomaly:
-                from .autograd.anomaly_mode import check_nan  # noqa: PLC0415
-                check_nan(node, grads_in)
-            if node._post_hooks:
-                for h in node._post_hooks:
-                    r = h(tuple(grads_in), (g,))
-                    if r is not None:
-                        grads_in = r
-            if listening:
-                _events.emit(_events.NodeExecuted(node, g, tuple(grads_in)))
+            if node._slow and node._custom:
+                grads_in = node.apply_vjp(g, create_graph)
+            else:
+                saved = node._saved
+                if saved is None:
+                    raise RuntimeError(ERR_BACKWARD_TWICE)
+                if node._epoch != INPLACE_EPOCH[0] and node._saved_t:
+                    node._check_versions()
+                if create_graph:
+                    grads_in = node.vjp(xp, g, *saved_as_tensors(node))
+                else:
+                    grads_in = node.vjp(xp, g, *saved)
+            if special or node._slow and node._post_hooks:
+                grads_in = _after_node(node, g, grads_in, listening)
             red = node._reduce
-            for i, (edge, gi) in enumerate(zip(node._next, grads_in)):
+            fresh = node._fresh_grads
+            for k, (edge, gi) in enumerate(zip(node._next, grads_in)):
                 if edge is None or gi is None:
                     continue
-                if red is not None and red[i] is not None:
-                    gi = _reduce_to(gi, red[i])
-                if edge in buf:
-                    buf[edge] = buf[edge] + gi
-                else:
+                if red is not None and red[k] is not None:
+                    gi = _reduce_to(gi, red[k])
+                old = buf.get(edge)
+                if old is None:
                     buf[edge] = gi
                     push(heap, (-edge._seq, edge))
-            if not retain_graph:
-                node.release()
+                    if fresh:
+                        own[edge] = True  # nothing else refers to gi: later sums may reuse it
+                elif own.get(edge) and type(old) is ndarray and old.size >= 4096 \
+                        and old.shape == gi.shape:
+                    np.add(old, gi, out=old, casting="unsafe")  # big: save an allocation
+                else:
+                    buf[edge] = old + gi
+                    own[edge] = True
+            if free and node._save_all:
+                node._saved = node._saved_t = None
+                node._freed = True
+                if listening:
+                    _events.emit(_events.SavedFreed(node))
     except BaseException as err:
         if listening:
             _events.emit(_events.EngineError(err, node))
@@ -106,6 +132,21 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     if listening:
         _events.emit(_events.BackwardFinished(tuple(roots)))
     return captured
+
+
+def _after_node(node, g, grads_in, listening: bool):
+    """The rarely used parts of a backward step: NaN check, node hooks, events."""
+    if STATE.anomaly:
+        from .autograd.anomaly_mode import check_nan  # noqa: PLC0415
+        check_nan(node, grads_in)
+    if node._post_hooks:
+        for h in node._post_hooks:
+            r = h(tuple(grads_in), (g,))
+            if r is not None:
+                grads_in = r
+    if listening:
+        _events.emit(_events.NodeExecuted(node, g, tuple(grads_in)))
+    return grads_in
 
 
 def _run_pre_hooks(hooks, g):

@@ -80,8 +80,11 @@ def emit(event: Any) -> None:
 @contextlib.contextmanager
 def subscribed(fn: Callable[[Any], None]):
     """Call ``fn(event)`` for every engine event inside the ``with`` block."""
+    from ._node import refresh_slow_flag  # noqa: PLC0415 (_node imports this module)
     LISTENERS.append(fn)
+    refresh_slow_flag()
     try:
         yield fn
     finally:
         LISTENERS.remove(fn)
+        refresh_slow_flag()

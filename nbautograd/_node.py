@@ -52,6 +52,11 @@ class Node:
     _params = ()
     _epoch = 0
     _fwd_stack = None     # forward traceback, recorded in anomaly mode
+    _ver = None           # versions of the saved inputs when saved (None: all 0)
+    _custom = False       # True for nodes that run their own apply_vjp (custom Functions)
+    _saved_t = ()         # the saved input tensors (and the output's version counter)
+    _fresh_grads = False  # True when the vjp always returns newly made arrays (never g itself)
+    _slow = False         # True when the engine must look closer: hooks, custom apply_vjp
     metadata_dict = None
 
     def vjp(self, xp, g, *saved):  # pragma: no cover - every op overrides it
@@ -78,6 +83,7 @@ class Node:
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(fn)
+        self._slow = True
         return RemovableHandle(self._post_hooks, fn)
 
     def register_prehook(self, fn):
@@ -90,6 +96,7 @@ class Node:
     def _own_pre_hooks(self) -> list:
         if self._pre_hooks is None:
             self._pre_hooks = []
+            self._slow = True
         return self._pre_hooks
 
     def __call__(self, *grads):
@@ -154,11 +161,13 @@ class Node:
         return self.vjp(array_namespace(g), g, *saved)
 
     def _check_versions(self) -> None:
-        for pos, (t, v) in enumerate(zip(self._saved_t, self._ver)):
+        ver, n = self._ver, len(self._saved) - 1
+        for pos, t in enumerate(self._saved_t):
             if t is None:
                 continue
-            vc = t._vc if pos < len(self.arg_names) else t
+            vc = t._vc if pos < n else t
             now = 0 if vc is None else vc[0]
+            v = 0 if ver is None else ver[pos]
             if now != v:
                 raise RuntimeError(_modified_message(self, pos, now, v))
 
@@ -175,7 +184,7 @@ class Node:
 def _modified_message(node: Node, pos: int, now: int, expected: int) -> str:
     from ._dtypes import legacy_type_name  # noqa: PLC0415
     arr = node._saved[pos]
-    is_out = pos == len(node.arg_names)
+    is_out = pos == len(node._saved) - 1
     output_nr = 0
     what = f"[{legacy_type_name(arr)} [{', '.join(str(s) for s in arr.shape)}]]"
     owner = node if is_out else node._saved_t[pos].grad_fn
@@ -220,16 +229,24 @@ class RemovableHandle:
 
 
 class AccumulateGrad(Node):
-    """The node behind a leaf that requires grad: adds incoming gradients into ``leaf.grad``."""
+    """The node behind a leaf that requires grad: adds incoming gradients into ``leaf.grad``.
+
+    The leaf keeps its node alive and the node refers to the leaf weakly: no reference cycle,
+    and a graph never keeps a leaf alive on its own (a dead leaf's gradient is unobservable).
+    """
 
     _saved = ()
     _saved_t = ()
     _save_all = ()
 
     def __init__(self, leaf) -> None:
-        self.variable = leaf
+        self._leaf = weakref.ref(leaf)
         self._next = ()
         self._seq = -next(_SEQ) - 1  # after every op node in the backward order
+
+    @property
+    def variable(self):
+        return self._leaf()
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -239,12 +256,10 @@ class AccumulateGrad(Node):
 
 
 def accumulate_node(leaf) -> AccumulateGrad:
-    """The leaf's AccumulateGrad, made once and kept while some graph refers to it."""
-    ref = leaf._accum
-    node = ref() if ref is not None else None
+    """The leaf's AccumulateGrad node, made on first use."""
+    node = leaf._acc
     if node is None:
-        node = AccumulateGrad(leaf)
-        leaf._accum = weakref.ref(node)
+        node = leaf._acc = AccumulateGrad(leaf)
     return node
 
 
@@ -253,15 +268,82 @@ def op(cls):
     if cls.vjp is Node.vjp:
         raise TypeError(f"op {cls.__name__} declares no vjp")
     cls._save_all = tuple(sorted({i for need in cls.save for i in need}))
-    cls._save_inputs_only = OUT not in cls._save_all
+    cls._save_inputs = tuple(i for i in cls._save_all if i != OUT)
+    cls._save_out = OUT in cls._save_all
+    if len(cls.save) == 2:
+        # what to save, indexed by ra + 2 * rb (which of the two inputs require grad)
+        cls._need2 = [None] + [
+            (lambda need: (0 in need, 1 in need, OUT in need))(
+                set((cls.save[0] if k & 1 else ()) + (cls.save[1] if k & 2 else ())))
+            for k in (1, 2, 3)]
     return cls
+
+
+def _edge(x):
+    e = x.grad_fn
+    if e is None:
+        e = x._acc
+        if e is None:
+            e = accumulate_node(x)
+    return e
+
+
+def _finish(node, t, inputs, params, reduce, nxt, out):
+    """Fill in a new node's bookkeeping (shared by record and its 1/2-input fast paths)."""
+    cls = type(node)
+    node._next = nxt
+    node._seq = next(_SEQ)
+    node._epoch = INPLACE_EPOCH[0]
+    if params:
+        node._params = params
+    if reduce is not None:
+        node._reduce = reduce
+    n = len(inputs)
+    if cls._save_all:
+        if None in nxt and len(cls.save) == n:
+            need = {i for k, e in enumerate(nxt) if e is not None for i in cls.save[k]}
+        else:
+            need = cls._save_all
+        saved = [None] * (n + 1)
+        saved_t = [None] * (n + 1)
+        ver = None
+        for i in need:
+            if i == OUT:
+                saved[n] = out
+                saved_t[n] = t._vc = [0]
+            else:
+                x = inputs[i]
+                saved[i] = x._data
+                saved_t[i] = x
+                if x._vc is not None:  # only tensors touched in place carry a counter
+                    if ver is None:
+                        ver = [0] * (n + 1)
+                    ver[i] = x._vc[0]
+        node._saved = tuple(saved)
+        node._saved_t = tuple(saved_t)
+        if ver is not None:
+            node._ver = tuple(ver)
+    else:
+        node._saved = _NOTHING[n]
+    t.grad_fn = node
+    t._rg = True
+    if STATE.anomaly:
+        from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
+        remember_forward(node)
+    if _events.LISTENERS:
+        _events.emit(_events.OpRecorded(node, weakref.ref(t)))
+    return t
+
+
+_new = object.__new__
+Tensor = None  # bound by _tensor.py once the class exists (the modules import each other)
 
 
 def record(cls, out, inputs: tuple, params: tuple = (), reduce=None):
     """Wrap ``out`` in a Tensor; if any input requires grad (and grad mode is on), attach a
-    ``cls`` node to it. ``params`` are non-tensor arguments the VJP needs."""
-    from ._tensor import Tensor  # noqa: PLC0415 (import cycle: Tensor methods call ops)
-    t = Tensor.__new__(Tensor)
+    ``cls`` node to it. ``params`` are non-tensor arguments the VJP needs; ``reduce`` gives,
+    per input, the (shape, dtype) its gradient must be summed/cast back to."""
+    t = _new(Tensor)
     t._data = out
     if not STATE.enabled:
         if STATE.inference:
@@ -274,57 +356,108 @@ def record(cls, out, inputs: tuple, params: tuple = (), reduce=None):
             any_rg = True
             if x._inference:
                 _raise_inference()
-            nxt.append(x.grad_fn or accumulate_node(x))
+            nxt.append(_edge(x))
         else:
             nxt.append(None)
     if not any_rg:
         return t
-    node = cls.__new__(cls)
-    node._next = tuple(nxt)
+    return _finish(_new(cls), t, inputs, params, reduce, tuple(nxt), out)
+
+
+def record1(cls, out, x, params: tuple = ()):
+    """``record`` for one input and no dtype/shape reduction: the hot path of unary ops."""
+    t = _new(Tensor)
+    t._data = out
+    if not x._rg or not STATE.enabled:
+        if STATE.inference:
+            t._inference = True
+        return t
+    if x._inference:
+        _raise_inference()
+    node = _new(cls)
+    node._next = (x.grad_fn or _edge(x),)
     node._seq = next(_SEQ)
     node._epoch = INPLACE_EPOCH[0]
     if params:
         node._params = params
-    if reduce is not None:
-        node._reduce = reduce
-    save_all = cls._save_all
-    if save_all:
-        n = len(inputs)
-        if None in nxt and len(cls.save) == n:
-            need = {i for k, e in enumerate(nxt) if e is not None for i in cls.save[k]}
-        else:
-            need = save_all
-        saved = [None] * (n + 1)
-        saved_t = [None] * (n + 1)
-        ver = [0] * (n + 1)
-        for i in need:
-            if i == OUT:
-                saved[n] = out
-                vc = t._vc = [0]
-                saved_t[n] = vc
+    if cls._save_all:
+        if cls._save_out:
+            saved_t_out = t._vc = [0]
+            if cls._save_inputs:
+                node._saved = (x._data, out)
+                node._saved_t = (x, saved_t_out)
             else:
-                x = inputs[i]
-                saved[i] = x._data
-                saved_t[i] = x
-                if x._vc is not None:
-                    ver[i] = x._vc[0]
-        node._saved = tuple(saved)
-        node._saved_t = tuple(saved_t)
-        node._ver = tuple(ver)
+                node._saved = (None, out)
+                node._saved_t = (None, saved_t_out)
+        else:
+            node._saved = (x._data, None)
+            node._saved_t = (x, None)
+        if x._vc is not None and cls._save_inputs:
+            node._ver = (x._vc[0], 0)
     else:
-        node._saved = _NOTHING[len(inputs)]
-        node._saved_t = ()
+        node._saved = _NOTHING1
     t.grad_fn = node
     t._rg = True
+    if _SLOW[0]:
+        _slow_hooks(node, t)
+    return t
+
+
+def record2(cls, out, a, b):
+    """``record`` for two same-shape, same-dtype inputs: the hot path of binary ops."""
+    t = _new(Tensor)
+    t._data = out
+    ra, rb = a._rg, b._rg
+    if not (ra or rb) or not STATE.enabled:
+        if STATE.inference:
+            t._inference = True
+        return t
+    if a._inference or b._inference:
+        _raise_inference()
+    node = _new(cls)
+    node._next = ((a.grad_fn or _edge(a)) if ra else None, (b.grad_fn or _edge(b)) if rb else None)
+    node._seq = next(_SEQ)
+    node._epoch = INPLACE_EPOCH[0]
+    if cls._save_all:
+        sa, sb, so = cls._need2[ra + 2 * rb]
+        if so:
+            return _finish(node, t, (a, b), (), None, node._next, out)
+        node._saved = (a._data if sa else None, b._data if sb else None, None)
+        node._saved_t = (a if sa else None, b if sb else None, None)
+        if (sa and a._vc is not None) or (sb and b._vc is not None):
+            node._ver = (a._vc[0] if sa and a._vc is not None else 0,
+                         b._vc[0] if sb and b._vc is not None else 0, 0)
+    else:
+        node._saved = _NOTHING2
+    t.grad_fn = node
+    t._rg = True
+    if _SLOW[0]:
+        _slow_hooks(node, t)
+    return t
+
+
+def _slow_hooks(node, t) -> None:
     if STATE.anomaly:
         from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
         remember_forward(node)
     if _events.LISTENERS:
         _events.emit(_events.OpRecorded(node, weakref.ref(t)))
-    return t
+
+
+# True while anomaly mode or an event listener is active: the fast paths check one flag.
+_SLOW = [False]
+
+
+def refresh_slow_flag() -> None:
+    _SLOW[0] = bool(_events.LISTENERS) or any_anomaly()
+
+
+def any_anomaly() -> bool:
+    return STATE.anomaly
 
 
 _NOTHING = [(None,) * (n + 1) for n in range(64)]
+_NOTHING1, _NOTHING2 = _NOTHING[1], _NOTHING[2]
 
 
 def _raise_inference() -> None:

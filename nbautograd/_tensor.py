@@ -22,6 +22,7 @@ from . import _dtypes, _events
 from ._backend import array_namespace, to_host
 from ._device import CPU, device_of
 from ._grad_mode import STATE
+from . import _node
 from ._node import INPLACE_EPOCH, RemovableHandle, accumulate_node
 
 NON_LEAF_GRAD_WARNING = (
@@ -47,13 +48,10 @@ class Tensor:
     _view_chain = ()      # for a view: how to take it from _base (replayable on arrays/tensors)
     _retains_grad = False
     _hooks = None         # hooks of a leaf (non-leaf hooks live on the grad_fn)
-    _accum = None         # weakref to the leaf's AccumulateGrad node
+    _acc = None           # the leaf's AccumulateGrad node (it refers back to the leaf weakly)
     _inference = False
     _post_acc_hooks = None
     __array_priority__ = 1000  # numpy scalars defer to our reflected operators
-
-    def __new__(cls, *args, **kwargs):
-        return object.__new__(cls)
 
     def __init__(self, *args, **kwargs) -> None:
         # torch.Tensor(data) / torch.Tensor(2, 3): the legacy constructor, default float dtype
@@ -429,6 +427,9 @@ class Tensor:
             else:
                 self.grad_fn = res.grad_fn
                 self._rg = True
+
+
+_node.Tensor = Tensor  # the recording fast paths build Tensors without importing this module
 
 
 class Size(tuple):

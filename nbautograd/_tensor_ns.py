@@ -134,6 +134,7 @@ TENSOR_NS = types.SimpleNamespace(
     scatter=_scatter,
     scatter_view=_scatter_view,
     array=lambda x: x,
+    mul_fresh=lambda fresh, g: fresh * g,
     maximum=lambda a, b: _t(a).maximum(_t(b)),
     minimum=lambda a, b: _t(a).minimum(_t(b)),
     **{n: _unary(n) for n in ("exp", "log", "sin", "cos", "tan", "sqrt", "sign", "abs", "cosh",

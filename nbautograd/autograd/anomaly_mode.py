@@ -11,6 +11,7 @@ import traceback
 import warnings
 
 from .._grad_mode import STATE
+from .._node import refresh_slow_flag
 
 _ENABLE_WARNING = ("Anomaly Detection has been enabled. This mode will increase the runtime and "
                    "should only be enabled for debugging.")
@@ -52,9 +53,11 @@ class detect_anomaly:
     def __enter__(self) -> None:
         self.prev = (STATE.anomaly, STATE.anomaly_check_nan)
         STATE.anomaly, STATE.anomaly_check_nan = True, self.check_nan
+        refresh_slow_flag()
 
     def __exit__(self, *exc) -> None:
         STATE.anomaly, STATE.anomaly_check_nan = self.prev
+        refresh_slow_flag()
 
 
 class set_detect_anomaly:
@@ -63,12 +66,14 @@ class set_detect_anomaly:
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self.prev = (STATE.anomaly, STATE.anomaly_check_nan)
         STATE.anomaly, STATE.anomaly_check_nan = bool(mode), check_nan
+        refresh_slow_flag()
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc) -> None:
         STATE.anomaly, STATE.anomaly_check_nan = self.prev
+        refresh_slow_flag()
 
 
 def is_anomaly_enabled() -> bool:

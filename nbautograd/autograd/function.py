@@ -63,8 +63,10 @@ class FunctionCtx:
 class BackwardCFunction(FunctionCtx, Node):
     """The grad_fn of a custom Function: it is also the ``ctx`` its methods received."""
 
-    _save_all = ()
+    _save_all = ("ctx",)  # always released after a backward without retain_graph
     _saved_t = ()
+    _custom = True
+    _slow = True
 
     def apply_vjp(self, g, create_graph: bool):
         if getattr(self, "_freed", False) and self._had_saved:

@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import _dtypes
 from .._backend import NUMPY, array_namespace
-from .._node import OUT, Node, op, record
+from .._backend import _NUMPY_TYPES
+from .._node import OUT, Node, op, record, record1, record2
 from .._tensor import Tensor
 from ._common import as_tensor_arg, broadcast_error, float_data, tensor_method
 
@@ -150,6 +151,10 @@ def _pow_scalar_vjp(self, xp, g, a, out):
     e = self._params[0]
     if e == 0:
         return (xp.zeros_like(g * a),)
+    if e == 2 and not xp.is_tensor_ns:
+        # a + a == 2a exactly, and array + array is much cheaper than array * scalar in numpy;
+        # torch's formula (below) is kept for create_graph, where its graph shape shows
+        return (xp.mul_fresh(a + a, g),)
     return (g * (e * a ** (e - 1)),)
 
 
@@ -180,6 +185,12 @@ def _binary(cls, scalar_cls, a, b, reverse: bool = False, int_to_float: bool = F
     """``a (op) b`` with ``a`` a Tensor and ``b`` a Tensor or a number."""
     if isinstance(b, Tensor):
         ad, bd = a._data, b._data
+        if ad.dtype is bd.dtype and ad.shape == bd.shape and (
+                not int_to_float or ad.dtype.kind in "fc"):
+            # hot path: nothing to promote, broadcast or reduce
+            if reverse:
+                return record2(cls, cls.forward(bd, ad), b, a)
+            return record2(cls, cls.forward(ad, bd), a, b)
         reduce = None
         if ad.dtype is not bd.dtype or int_to_float and ad.dtype.kind not in "fc":
             rt = _dtypes.result_type(a, b)
@@ -224,6 +235,8 @@ def _binary(cls, scalar_cls, a, b, reverse: bool = False, int_to_float: bool = F
             ad = ad.astype(rt.np)
             reduce = ((None, a._data.dtype),)
     out = scalar_cls.forward(ad, b)
+    if reduce is None:
+        return record1(scalar_cls, out, a, (b,))
     return record(scalar_cls, out, (a,), (b,), reduce)
 
 
@@ -232,6 +245,21 @@ def _merge(r, shape, out_shape):
     if shape == out_shape and dtype is None:
         return None
     return (shape if shape != out_shape else None, dtype)
+
+
+def _fast_binary(cls, scalar_cls, slow):
+    """The public function for a binary op: tensors of one dtype and shape go straight to the
+    recording fast path; everything else (scalars, promotion, broadcasting) to ``slow``."""
+    fwd = cls.forward
+
+    def fn(input, other, **kw):
+        if type(other) is Tensor and type(input) is Tensor and not kw:
+            ad, bd = input._data, other._data
+            if ad.dtype is bd.dtype and ad.shape == bd.shape and ad.dtype.kind in "fc":
+                return record2(cls, fwd(ad, bd), input, other)
+        return slow(input, other, **kw)
+    fn.__name__, fn.__doc__, fn.__wrapped__ = slow.__name__, slow.__doc__, slow
+    return fn
 
 
 @tensor_method("add", "__add__")
@@ -308,6 +336,16 @@ def _rpow(t: Tensor, base):
     return _binary(None, RpowScalar, t, base)
 
 
+add = _fast_binary(AddBackward0, AddScalar, add)
+sub = _fast_binary(SubBackward0, SubScalar, sub)
+mul = _fast_binary(MulBackward0, MulScalar, mul)
+div = _fast_binary(DivBackward0, DivScalar, div)
+for _names, _fn in ((("add", "__add__"), add), (("sub", "__sub__", "subtract"), sub),
+                    (("mul", "__mul__", "multiply"), mul),
+                    (("div", "__truediv__", "divide", "true_divide"), div)):
+    for _n in _names:
+        setattr(Tensor, _n, _fn)
+
 Tensor.__rpow__ = _rpow
 Tensor.__radd__ = lambda self, other: add(self, other)
 Tensor.__rmul__ = lambda self, other: mul(self, other)
@@ -327,6 +365,10 @@ def _rtruediv(self, other):
         return div(other, self)
     return mul(self.reciprocal(), other)
 
+
+for _cls in (MulBackward0, DivBackward0, PowBackward1, MulScalar, DivScalar, PowScalar,
+             RsubScalar, RpowScalar):
+    _cls._fresh_grads = True
 
 Tensor.__rsub__ = _rsub
 Tensor.rsub = _rsub
@@ -402,14 +444,19 @@ def unary(*names: str, float_only: bool = True):
     """Declare a unary op from its Node class: the public function runs ``cls.forward``."""
     def deco(cls):
         cls = op(cls)
+        cls._fresh_grads = True
         fwd = cls.forward
 
         def fn(input):
-            if not isinstance(input, Tensor):
+            try:
+                d = input._data
+            except AttributeError:
                 raise TypeError(f"{names[0]}(): argument 'input' (position 1) must be Tensor, "
-                                f"not {type(input).__name__}")
-            d = float_data(input) if float_only else input._data
-            return record(cls, fwd(array_namespace(d), d), (input,))
+                                f"not {type(input).__name__}") from None
+            if float_only and d.dtype.kind not in "fc":
+                d = float_data(input)
+            xp = NUMPY if type(d) in _NUMPY_TYPES else array_namespace(d)
+            return record1(cls, fwd(xp, d), input)
 
         fn.__name__ = names[0]
         fn.__doc__ = f"Elementwise {names[0]} ({cls.__name__})."
@@ -450,7 +497,7 @@ class AbsBackward0(Node):
         return xp.abs(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * xp.sign(x),)
+        return (xp.mul_fresh(xp.sign(x), g),)
 
 
 @unary("exp")
@@ -560,7 +607,7 @@ class SinBackward0(Node):
         return xp.sin(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * xp.cos(x),)
+        return (xp.mul_fresh(xp.cos(x), g),)
 
 
 @unary("cos")
@@ -571,7 +618,7 @@ class CosBackward0(Node):
         return xp.cos(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * -xp.sin(x),)
+        return (xp.mul_fresh(-xp.sin(x), g),)
 
 
 @unary("tan")
@@ -582,7 +629,7 @@ class TanBackward0(Node):
         return xp.tan(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * (1 + out * out),)
+        return (xp.mul_fresh(1 + out * out, g),)
 
 
 @unary("sinh")
@@ -593,7 +640,7 @@ class SinhBackward0(Node):
         return xp.sinh(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * xp.cosh(x),)
+        return (xp.mul_fresh(xp.cosh(x), g),)
 
 
 @unary("cosh")
@@ -604,7 +651,7 @@ class CoshBackward0(Node):
         return xp.cosh(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * xp.sinh(x),)
+        return (xp.mul_fresh(xp.sinh(x), g),)
 
 
 @unary("tanh")
@@ -615,7 +662,7 @@ class TanhBackward0(Node):
         return xp.tanh(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * (1 - out * out),)
+        return (xp.mul_fresh(1 - out * out, g),)
 
 
 @unary("asin", "arcsin")
@@ -661,7 +708,7 @@ class SigmoidBackward0(Node):
         return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
     def vjp(self, xp, g, x, out):
-        return (g * (out * (1 - out)),)
+        return (xp.mul_fresh(out * (1 - out), g),)
 
 
 @unary("relu", float_only=False)
@@ -777,21 +824,48 @@ Tensor.clamp_max = lambda self, max: clamp(self, max=max)  # noqa: A002
 
 
 # --- in-place arithmetic ---------------------------------------------------------------------
-def _inplace_binary(fn, saves_self_fn):
+def _inplace_binary(fn, saves_self_fn, ufunc=None):
     def method(self, other, **kw):
+        if ufunc is not None and not kw and _direct_inplace(self, other, ufunc):
+            return self
         saves = saves_self_fn(self, other)
         return self._inplace(lambda s: fn(s, other, **kw), saves_self=saves)
     return method
+
+
+def _direct_inplace(self, other, ufunc) -> bool:
+    """Apply ``self (op)= other`` straight into self's memory when autograd has nothing to
+    record (e.g. an SGD step under no_grad) and no dtype rule can object. False: not handled."""
+    from .._grad_mode import STATE  # noqa: PLC0415
+    d = self._data
+    if type(d) is not np.ndarray or d.dtype.kind not in "fc":
+        return False
+    if isinstance(other, Tensor):
+        if STATE.enabled and (self._rg or other._rg):
+            return False
+        o = other._data
+        if o.dtype.kind == "c" or (o.shape != d.shape and
+                                   np.broadcast_shapes(o.shape, d.shape) != d.shape):
+            return False
+    elif type(other) in (int, float, bool):
+        if STATE.enabled and self._rg:
+            return False
+        o = other
+    else:
+        return False
+    ufunc(d, o, out=d, casting="same_kind")
+    self._bump_version()
+    return True
 
 
 def _needs_other(self, other):
     return isinstance(other, Tensor) and other._rg
 
 
-Tensor.add_ = Tensor.__iadd__ = _inplace_binary(add, lambda s, o: False)
-Tensor.sub_ = Tensor.__isub__ = _inplace_binary(sub, lambda s, o: False)
-Tensor.mul_ = Tensor.__imul__ = _inplace_binary(mul, _needs_other)
-Tensor.div_ = Tensor.__itruediv__ = _inplace_binary(div, _needs_other)
+Tensor.add_ = Tensor.__iadd__ = _inplace_binary(add, lambda s, o: False, np.add)
+Tensor.sub_ = Tensor.__isub__ = _inplace_binary(sub, lambda s, o: False, np.subtract)
+Tensor.mul_ = Tensor.__imul__ = _inplace_binary(mul, _needs_other, np.multiply)
+Tensor.div_ = Tensor.__itruediv__ = _inplace_binary(div, _needs_other, np.true_divide)
 Tensor.pow_ = Tensor.__ipow__ = _inplace_binary(pow, lambda s, o: True)
 
 

@@ -34,16 +34,20 @@ class _MatmulBackward(Node):
         if n[0] is not None:
             b2 = xp.expand_dims(b, -1) if b1 else b
             ga = xp.matmul(g, xp.swapaxes(b2, -1, -2))
-            ga = xp.reshape(xp.sum_to(ga, ((1,) if a1 else ()) + tuple(a_shape)), a_shape)
+            ga = xp.sum_to(ga, ((1,) if a1 else ()) + tuple(a_shape))
+            if a1:
+                ga = xp.reshape(ga, a_shape)
         if n[1] is not None:
             a2 = xp.expand_dims(a, -2) if a1 else a
             gb = xp.matmul(xp.swapaxes(a2, -1, -2), g)
-            gb = xp.reshape(xp.sum_to(gb, tuple(b_shape) + ((1,) if b1 else ())), b_shape)
+            gb = xp.sum_to(gb, tuple(b_shape) + ((1,) if b1 else ()))
+            if b1:
+                gb = xp.reshape(gb, b_shape)
         return ga, gb
 
 
 def _matmul_op(name, arg_names=("self", "mat2")):
-    return op(type(name, (_MatmulBackward,), {"arg_names": arg_names}))
+    return op(type(name, (_MatmulBackward,), {"arg_names": arg_names, "_fresh_grads": True}))
 
 
 DotBackward0 = _matmul_op("DotBackward0", ("self", "tensor"))

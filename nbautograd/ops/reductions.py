@@ -65,8 +65,8 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A001 (t
     d = input._data
     xp = array_namespace(d)
     dt = _sum_dtype(d, dtype)
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0 and False):
-        out = xp.sum(d, dtype=dt)
+    if dim is None:
+        out = d.sum(dtype=dt)  # the method: numpy's module-level sum adds ~1.5 us of dispatch
         return record(SumBackward0, out, (input,), (d.shape,),
                       ((None, d.dtype),) if dt is not None and dt != d.dtype else None)
     axes = dims_arg(dim, d.ndim)
