@@ -32,7 +32,9 @@ from . import ops as _ops  # noqa: F401  (attaches the op methods to Tensor)
 from .ops.elementwise import add, clamp, div, maximum, minimum, mul, pow, sub, where
 from .ops.joins import cat, chunk, concat, concatenate, split, stack, unbind
 from .ops.indexing import nonzero
-from .ops.linalg import bmm, dot, matmul, mm, mv, outer
+from .ops.linalg import matmul, outer
+from .ops.linalg import bmm_function as bmm, dot_function as dot, mm_function as mm
+from .ops.linalg import mv_function as mv
 from .ops.views import broadcast_to
 from . import autograd, cuda  # noqa: E402
 from ._dtypes import result_type as _result_type

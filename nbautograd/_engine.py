@@ -115,7 +115,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                 else:
                     buf[edge] = old + gi
                     own[edge] = True
-            if free and node._save_all:
+            if free and node._frees:
                 node._saved = node._saved_t = None
                 node._freed = True
                 if listening:

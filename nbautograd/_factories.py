@@ -58,7 +58,7 @@ def _finish(data, dtype=None, device=None, requires_grad: bool = False) -> Tenso
     t = Tensor.__new__(Tensor)
     t._data = data
     if requires_grad:
-        t.requires_grad_(True)
+        t._set_requires_grad(True, attribute="factory")
     return t
 
 

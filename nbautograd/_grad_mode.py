@@ -103,12 +103,23 @@ class set_grad_enabled(_Mode):
     def clone(self):
         return set_grad_enabled(self.mode)
 
+    def __call__(self, fn):
+        STATE.enabled = self._prev[0]  # as a decorator it must not switch the mode now
+        return super().__call__(fn)
+
     def __enter__(self) -> None:
         pass
 
 
 class inference_mode(_Mode):
     """Like no_grad; tensors made inside are inference tensors that autograd refuses to save."""
+
+    def __new__(cls, mode=True):
+        self = super().__new__(cls)
+        if callable(mode):  # bare @torch.inference_mode
+            self.__init__(True)
+            return self(mode)
+        return self
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = bool(mode)

@@ -19,6 +19,7 @@ forward result in a Tensor and, when a gradient can flow, attaches a node that h
 from __future__ import annotations
 
 import itertools
+import re
 import weakref
 
 from . import _events
@@ -57,6 +58,8 @@ class Node:
     _saved_t = ()         # the saved input tensors (and the output's version counter)
     _fresh_grads = False  # True when the vjp always returns newly made arrays (never g itself)
     _slow = False         # True when the engine must look closer: hooks, custom apply_vjp
+    _output_nr = 0        # which output of torch's (multi-output) node this one stands for
+    _wrapped_scalar_input = False
     metadata_dict = None
 
     def vjp(self, xp, g, *saved):  # pragma: no cover - every op overrides it
@@ -70,7 +73,9 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """``((node, 0), (None, 0), ...)``: where each input's gradient goes."""
-        return tuple((e, 0) for e in self._next)
+        edges = tuple((e, 0 if e is None else e._output_nr) for e in self._next)
+        # torch wraps a Python scalar operand of add/sub/mul/div into a tensor input
+        return edges + ((None, 0),) if self._wrapped_scalar_input else edges
 
     @property
     def metadata(self) -> dict:
@@ -173,7 +178,7 @@ class Node:
 
     def release(self) -> None:
         """Free the saved arrays (after a backward without ``retain_graph``)."""
-        if self._save_all:
+        if self._frees:
             self._saved = None
             self._saved_t = None
             self._freed = True
@@ -188,12 +193,14 @@ def _modified_message(node: Node, pos: int, now: int, expected: int) -> str:
     output_nr = 0
     what = f"[{legacy_type_name(arr)} [{', '.join(str(s) for s in arr.shape)}]]"
     owner = node if is_out else node._saved_t[pos].grad_fn
-    where = f", which is output {output_nr} of {owner.name()}," if owner is not None else ""
+    # torch 2.13 names the op that produced the tensor ("Exp"), not its node ("ExpBackward0")
+    op_name = re.sub(r"Backward\d*$", "", owner.name()) if owner is not None else ""
+    where = f", which is output {output_nr} of {op_name}," if owner is not None else ""
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {what}{where} is at version {now}; expected version {expected} instead. "
         "Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
-        "with torch.autograd.set_detect_anomaly(True)."
+        "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
     )
 
 
@@ -229,6 +236,7 @@ class RemovableHandle:
 
 
 class AccumulateGrad(Node):
+    _frees = False
     """The node behind a leaf that requires grad: adds incoming gradients into ``leaf.grad``.
 
     The leaf keeps its node alive and the node refers to the leaf weakly: no reference cycle,
@@ -270,6 +278,8 @@ def op(cls):
     cls._save_all = tuple(sorted({i for need in cls.save for i in need}))
     cls._save_inputs = tuple(i for i in cls._save_all if i != OUT)
     cls._save_out = OUT in cls._save_all
+    # torch saves a wrapped Python scalar for mul/div: freed after backward like a tensor
+    cls._frees = bool(cls._save_all) or getattr(cls, "saves_wrapped_scalar", False)
     if len(cls.save) == 2:
         # what to save, indexed by ra + 2 * rb (which of the two inputs require grad)
         cls._need2 = [None] + [

@@ -153,9 +153,14 @@ class Tensor:
                         "require differentiation use var_no_grad = var.detach().")
             raise RuntimeError(msg)
         if value and self._data.dtype.kind not in "fc":
-            word = "only" if attribute else "Only"
-            raise RuntimeError(
-                f"{word} Tensors of floating point and complex dtype can require gradients")
+            # torch 2.13 words it three ways: the factory, the attribute and the method
+            if attribute == "factory":
+                msg = "Only Tensors of floating point and complex dtype can require gradients"
+            elif attribute:
+                msg = "only Tensors of floating point and complex dtype can require gradients"
+            else:
+                msg = "only Tensors of floating point dtype can require gradients"
+            raise RuntimeError(msg)
         if value and self._inference and not STATE.inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
                                "InferenceMode is not allowed.")
@@ -325,9 +330,13 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self) -> float:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self) -> int:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __complex__(self) -> complex:
@@ -460,15 +469,13 @@ class _RetainGrad:
     def __init__(self, t: Tensor) -> None:
         self.ref = weakref.ref(t)
 
-    def __call__(self, g):
+    def __call__(self, g: "Tensor"):
         t = self.ref()
         if t is not None:
-            from ._tensor_ns import as_tensor_grad  # noqa: PLC0415
-            gt = as_tensor_grad(g)
             if t._grad is None:
-                t._grad = gt if gt.grad_fn is not None else wrap(_owned(g))
+                t._grad = g if g.grad_fn is not None else wrap(_owned(g._data))
             else:
-                t._grad = wrap(t._grad._data + (g._data if isinstance(g, Tensor) else g))
+                t._grad = t._grad + g if g.grad_fn is not None else wrap(t._grad._data + g._data)
         return None
 
 

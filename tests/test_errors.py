@@ -293,7 +293,7 @@ def test_saved_tensor_message_details(nb):
     e_nb, e_t = assert_same_error(nb, _saved_exp_add)
     text = str(e_t)
     assert "[torch.FloatTensor [3]]" in text and "is at version 1; expected version 0 instead" in text
-    assert "which is output 0 of Exp" in text
+    assert "which is output 0 of Exp, is at version 1" in text
 
 
 # ---------------------------------------------------------------------------

@@ -175,12 +175,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     grads = _make_grads(outs, gouts, create_graph)
     captured = _run_capture(outs, grads, ins, retain_graph, create_graph)
     result = []
-    for t in ins:
+    for i, t in enumerate(ins):
         g = captured.get(_node_of(t))
         if g is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
             result.append(wrap(np.zeros_like(t._data)) if materialize_grads else None)
             continue

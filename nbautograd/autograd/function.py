@@ -64,6 +64,7 @@ class BackwardCFunction(FunctionCtx, Node):
     """The grad_fn of a custom Function: it is also the ``ctx`` its methods received."""
 
     _save_all = ("ctx",)  # always released after a backward without retain_graph
+    _frees = True
     _saved_t = ()
     _custom = True
     _slow = True

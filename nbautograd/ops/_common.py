@@ -53,6 +53,17 @@ def broadcast_error(a_shape: tuple, b_shape: tuple) -> RuntimeError:
     return RuntimeError(f"shapes {a_shape} and {b_shape} cannot be broadcast")
 
 
+def broadcast_error_many(shapes) -> RuntimeError:
+    """torch's text for the first operand (left to right) that fails to broadcast."""
+    acc = tuple(shapes[0])
+    for s in shapes[1:]:
+        try:
+            acc = np.broadcast_shapes(acc, tuple(s))
+        except ValueError:
+            return broadcast_error(acc, tuple(s))
+    return RuntimeError(f"shapes {shapes} cannot be broadcast")
+
+
 def wrap_dim(dim: int, ndim: int) -> int:
     n = max(ndim, 1)
     if not -n <= dim < n:

@@ -196,13 +196,10 @@ def _binary(cls, scalar_cls, a, b, reverse: bool = False, int_to_float: bool = F
             rt = _dtypes.result_type(a, b)
             if int_to_float and not (rt.is_floating_point or rt.is_complex):
                 rt = _dtypes.get_default_dtype()
-            if ad.dtype != rt.np:
-                ad = ad.astype(rt.np)
-                reduce = [(None, a._data.dtype), None]
-            if bd.dtype != rt.np:
-                bd = bd.astype(rt.np)
-                reduce = reduce or [None, None]
-                reduce[1] = (None, b._data.dtype)
+            # the rules see the original arrays (as torch's saved tensors are the originals);
+            # each input's gradient is cast back to its own dtype by the engine
+            reduce = [(None, ad.dtype), (None, bd.dtype)]
+            ad, bd = ad.astype(rt.np, copy=False), bd.astype(rt.np, copy=False)
         if reverse:
             ad, bd = bd, ad
             a, b = b, a
@@ -366,6 +363,11 @@ def _rtruediv(self, other):
     return mul(self.reciprocal(), other)
 
 
+MulScalar.saves_wrapped_scalar = DivScalar.saves_wrapped_scalar = True
+for _cls in (AddScalar, SubScalar, MulScalar, DivScalar):
+    _cls._wrapped_scalar_input = True
+op(MulScalar)
+op(DivScalar)
 for _cls in (MulBackward0, DivBackward0, PowBackward1, MulScalar, DivScalar, PowScalar,
              RsubScalar, RpowScalar):
     _cls._fresh_grads = True
@@ -425,7 +427,8 @@ def where(condition, input=None, other=None):
     try:
         out = xp.where(c, ad, bd)
     except ValueError:
-        raise broadcast_error(ad.shape, bd.shape) from None
+        from ._common import broadcast_error_many  # noqa: PLC0415
+        raise broadcast_error_many([np.shape(c), ad.shape, bd.shape]) from None
     if ad.shape != out.shape or bd.shape != out.shape:
         reduce = tuple(_merge(r, x.shape, out.shape)
                        for r, x in zip(reduce or (None, None), (ad, bd)))

@@ -64,6 +64,9 @@ def _convert_key(key):
     for k in key:
         if isinstance(k, Tensor):
             a = k._data
+            if a.ndim == 0 and a.dtype.kind in "iu":
+                out.append(int(a))  # a 0-d integer tensor indexes like an int (a select)
+                continue
             if a.dtype.kind == "b":
                 advanced = True
                 out.append(np.asarray(a))
@@ -87,7 +90,11 @@ def _convert_key(key):
         elif isinstance(k, (bool, np.bool_)):
             advanced = True
             out.append(np.asarray(k))
-        elif k is None or k is Ellipsis or isinstance(k, slice) or isinstance(k, (int, np.integer)):
+        elif isinstance(k, slice):
+            if k.step is not None and k.step <= 0:
+                raise ValueError("step must be greater than zero")
+            out.append(k)
+        elif k is None or k is Ellipsis or isinstance(k, (int, np.integer)):
             out.append(k)
         else:
             try:

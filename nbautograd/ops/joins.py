@@ -61,12 +61,14 @@ def cat(tensors, dim: int = 0):
         raise RuntimeError(f"zero-dimensional tensor (at position {tensors.index(ref)}) cannot be "
                            "concatenated")
     axis = wrap_dim(dim, nd)
-    parts = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0) or t is ref]
+    # torch skips legacy empty 1-d tensors in cat; everything else must agree in rank
+    skipped = [t._data.ndim == 1 and t._data.shape[0] == 0 and t is not ref for t in tensors]
+    parts = [t for t, skip in zip(tensors, skipped) if not skip]
     for i, t in enumerate(tensors):
-        if t in parts and t._data.ndim != nd:
+        if not skipped[i] and t._data.ndim != nd:
             raise RuntimeError(f"Tensors must have same number of dimensions: got {nd} and "
                                f"{t._data.ndim}")
-        if t in parts:
+        if not skipped[i]:
             for k in range(nd):
                 if k != axis and t._data.shape[k] != ref._data.shape[k]:
                     raise RuntimeError(f"Sizes of tensors must match except in dimension {axis}. "
@@ -86,6 +88,8 @@ concat = concatenate = cat
 
 def stack(tensors, dim: int = 0):
     """Stack equally-shaped tensors along a new dim (StackBackward0)."""
+    if not isinstance(tensors, Tensor) and len(tensors) == 0:
+        raise RuntimeError("stack expects a non-empty TensorList")
     tensors = _check_list(tensors, "stack")
     shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
@@ -129,7 +133,11 @@ def split(tensor, split_size_or_sections, dim: int = 0):
         starts = np.cumsum([0] + sizes[:-1])
         bounds = [(int(s), int(s) + k) for s, k in zip(starts, sizes)]
         cls = SplitWithSizesBackward0
-    return tuple(_piece(tensor, axis, a, b, cls) for a, b in bounds)
+    pieces = tuple(_piece(tensor, axis, a, b, cls) for a, b in bounds)
+    for nr, p in enumerate(pieces):
+        if p.grad_fn is not None:
+            p.grad_fn._output_nr = nr
+    return pieces
 
 
 @tensor_method()
@@ -151,5 +159,6 @@ def unbind(input, dim: int = 0):
         r = getitem(input, (slice(None),) * axis + (i,))
         if r.grad_fn is not None:
             r.grad_fn.__class__ = UnbindBackward0
+            r.grad_fn._output_nr = i
         out.append(r)
     return tuple(out)

@@ -26,6 +26,8 @@ class _MatmulBackward(Node):
         n = self._next
         a_shape, b_shape = self._params
         a1, b1 = len(a_shape) == 1, len(b_shape) == 1
+        if a1 and b1:  # dot product: g is 0-d
+            return (g * b if n[0] is not None else None), (g * a if n[1] is not None else None)
         if a1:
             g = xp.expand_dims(g, -2)
         if b1:
@@ -60,6 +62,12 @@ UnsafeViewMatmul = _matmul_op("UnsafeViewBackward0")
 
 def _dims(s) -> str:
     return "x".join(map(str, s))
+
+
+def _check_args(fname: str, argname: str, other, position: int = 1) -> None:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{fname}(): argument '{argname}' (position {position}) must be Tensor, "
+                        f"not {type(other).__name__}")
 
 
 def _promoted(a: Tensor, b: Tensor):
@@ -117,8 +125,9 @@ Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
 
 @tensor_method()
-def mm(input, mat2):
+def mm(input, mat2, *, _position: int = 1):
     """2-d matrix product (MmBackward0)."""
+    _check_args("mm", "mat2", mat2, _position)
     a, b, _ = _promoted(input, mat2)
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -131,8 +140,9 @@ def mm(input, mat2):
 
 
 @tensor_method()
-def mv(input, vec):
+def mv(input, vec, *, _position: int = 1):
     """Matrix-vector product (MvBackward0)."""
+    _check_args("mv", "vec", vec, _position)
     a, b, _ = _promoted(input, vec)
     if a.ndim != 2 or b.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a.ndim}, {a.ndim}, {b.ndim}")
@@ -143,8 +153,9 @@ def mv(input, vec):
 
 
 @tensor_method()
-def dot(input, tensor):
+def dot(input, tensor, *, _position: int = 1):
     """Inner product of two 1-d tensors (DotBackward0)."""
+    _check_args("dot", "tensor", tensor, _position)
     a, b, _ = _promoted(input, tensor)
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
@@ -156,8 +167,9 @@ def dot(input, tensor):
 
 
 @tensor_method()
-def bmm(input, mat2):
+def bmm(input, mat2, *, _position: int = 1):
     """Batched matrix product of two 3-d tensors (BmmBackward0)."""
+    _check_args("bmm", "mat2", mat2, _position)
     a, b, _ = _promoted(input, mat2)
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -178,3 +190,17 @@ def outer(input, vec2):
 
 Tensor.ger = outer
 _ = _dtypes
+
+
+def _as_function(method, argname):
+    def fn(input, other):
+        _check_args(method.__name__, "input", input, 1)
+        return method(input, other, _position=2)
+    fn.__name__, fn.__doc__ = method.__name__, method.__doc__
+    return fn
+
+
+mm_function = _as_function(mm, "mat2")
+mv_function = _as_function(mv, "vec")
+dot_function = _as_function(dot, "tensor")
+bmm_function = _as_function(bmm, "mat2")

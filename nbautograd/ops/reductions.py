@@ -8,6 +8,8 @@ tensor([3., 7.], grad_fn=<SumBackward1>)
 """
 from __future__ import annotations
 
+import builtins
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -192,7 +194,7 @@ class MaxBackward1(Node):
     save = ((0, OUT),)
 
     def vjp(self, xp, g, x, out):
-        mask = x == out
+        mask = xp.where(x == out, xp.ones_like(x), xp.zeros_like(x))  # in x's dtype
         return (g * mask / xp.sum(mask),)
 
 
@@ -306,7 +308,7 @@ class AmaxBackward0(Node):
         if not keepdim:
             g = xp.expand_dims(g, axes)
             out = xp.expand_dims(out, axes)
-        mask = x == out
+        mask = xp.where(x == out, xp.ones_like(x), xp.zeros_like(x))  # in x's dtype
         return (g * mask / xp.sum(mask, axis=axes, keepdims=True),)
 
 
@@ -350,7 +352,7 @@ class LinalgVectorNormBackward0(Node):
         if p == 1:
             return (g * xp.sign(x),)
         if p == float("inf"):
-            mask = xp.abs(x) == out
+            mask = xp.where(xp.abs(x) == out, xp.ones_like(x), xp.zeros_like(x))
             return (g * xp.sign(x) * mask / xp.sum(mask, axis=axes, keepdims=True),)
         ax = xp.abs(x)
         safe = xp.where(out == 0, xp.ones_like(out), out)
@@ -388,7 +390,7 @@ def _correction(unbiased, correction):
     return 0
 
 
-def _moment_args(input, dim, unbiased, keepdim, correction):
+def _moment_args(input, dim, unbiased, keepdim, correction, fname="var"):
     # torch.var(x, 0) passes the dim positionally; a bool there is the old ``unbiased``
     if isinstance(dim, bool):
         unbiased, dim = dim, None
@@ -398,7 +400,13 @@ def _moment_args(input, dim, unbiased, keepdim, correction):
     n = 1
     for a in axes:
         n *= d.shape[a]
-    return d, axes, max(n - _correction(unbiased, correction), 0), keepdim
+    dof = n - _correction(unbiased, correction)
+    if dof <= 0:
+        warnings.warn(f"{fname}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel). "
+                      "(Triggered internally at /__w/pytorch/pytorch/aten/src/ATen/native/"
+                      "ReduceOps.cpp:1861.)", UserWarning, stacklevel=3)
+    return d, axes, builtins.max(dof, 0), keepdim
 
 
 @op
@@ -425,7 +433,9 @@ class StdBackward0(Node):
             g = xp.expand_dims(g, axes)
             out = xp.expand_dims(out, axes)
         centered = x - xp.mean(x, axis=axes, keepdims=True)
-        return (g * centered / (denom * out),)
+        # torch masks the gradient where the deviation is exactly 0 (instead of 0/0)
+        safe = xp.where(out == 0, xp.ones_like(out), out)
+        return (xp.where(out == 0, xp.zeros_like(centered), g * centered / (denom * safe)),)
 
 
 def _var_forward(d, axes, denom, keepdim):
@@ -447,7 +457,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 @tensor_method()
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation (Bessel-corrected unless ``unbiased=False``/``correction=0``)."""
-    d, axes, denom, keepdim = _moment_args(input, dim, unbiased, keepdim, correction)
+    d, axes, denom, keepdim = _moment_args(input, dim, unbiased, keepdim, correction, "std")
     out = array_namespace(d).sqrt(_var_forward(d, axes, denom, keepdim))
     return record(StdBackward0, out, (input,), (axes, keepdim, denom))
 
