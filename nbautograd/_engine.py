@@ -64,6 +64,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     prev_mode = STATE.enabled
     STATE.enabled = create_graph  # backward ops are recorded only to build a higher-order graph
     node = None
+    quiet = np.errstate(all="ignore")  # torch computes inf/nan silently; so do we
+    quiet.__enter__()
     try:
         while heap:
             node = pop(heap)[1]
@@ -129,6 +131,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
         raise
     finally:
         STATE.enabled = prev_mode
+        quiet.__exit__(None, None, None)
     if listening:
         _events.emit(_events.BackwardFinished(tuple(roots)))
     return captured

@@ -24,6 +24,16 @@ from ._common import as_tensor_arg, broadcast_error, float_data, tensor_method
 _number = (int, float, bool, complex)
 
 
+def quiet(fn):
+    """Run a forward that can meet 0/0, log(0) or a negative root without numpy's
+    RuntimeWarnings: torch returns inf/nan silently."""
+    def forward(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    forward.__name__ = fn.__name__
+    return forward
+
+
 # --- binary ops: tensor (op) tensor ----------------------------------------------------------
 @op
 class AddBackward0(Node):
@@ -71,6 +81,7 @@ class DivBackward0(Node):
     arg_names = ("self", "other")
     save = ((1,), (0, 1))
 
+    @quiet
     def forward(a, b):
         return a / b
 
@@ -87,6 +98,7 @@ class PowBackward1(Node):
     arg_names = ("self", "exponent")
     save = ((0, 1), (0, 1, OUT))
 
+    @quiet
     def forward(a, b):
         return a ** b
 
@@ -143,7 +155,7 @@ SubScalar = _scalar_op("SubBackward0", lambda a, s: a - s, lambda self, xp, g, a
 RsubScalar = _scalar_op("RsubBackward1", lambda a, s: s - a, lambda self, xp, g, a, out: (-g,))
 MulScalar = _scalar_op("MulBackward0", lambda a, s: a * s,
                        lambda self, xp, g, a, out: (g * self._params[0],))
-DivScalar = _scalar_op("DivBackward0", lambda a, s: a / s,
+DivScalar = _scalar_op("DivBackward0", quiet(lambda a, s: a / s),
                        lambda self, xp, g, a, out: (g / self._params[0],))
 
 
@@ -158,7 +170,7 @@ def _pow_scalar_vjp(self, xp, g, a, out):
     return (g * (e * a ** (e - 1)),)
 
 
-PowScalar = _scalar_op("PowBackward0", lambda a, s: a ** s, _pow_scalar_vjp,
+PowScalar = _scalar_op("PowBackward0", quiet(lambda a, s: a ** s), _pow_scalar_vjp,
                        save=((0,),))
 PowScalar.param_names = ("exponent",)
 
@@ -170,7 +182,7 @@ def _rpow_vjp(self, xp, g, a, out):
     return (g * (out * float(np.log(base))),)
 
 
-RpowScalar = _scalar_op("PowBackward2", lambda a, s: s ** a, _rpow_vjp, arg_names=("exponent",),
+RpowScalar = _scalar_op("PowBackward2", quiet(lambda a, s: s ** a), _rpow_vjp, arg_names=("exponent",),
                         save=((OUT,),))
 
 
@@ -540,6 +552,7 @@ class Expm1Backward0(Node):
 class LogBackward0(Node):
     save = ((0,),)
 
+    @quiet
     def forward(xp, x):
         return xp.log(x)
 
@@ -551,6 +564,7 @@ class LogBackward0(Node):
 class Log2Backward0(Node):
     save = ((0,),)
 
+    @quiet
     def forward(xp, x):
         return xp.log2(x)
 
@@ -562,6 +576,7 @@ class Log2Backward0(Node):
 class Log10Backward0(Node):
     save = ((0,),)
 
+    @quiet
     def forward(xp, x):
         return xp.log10(x)
 
@@ -573,6 +588,7 @@ class Log10Backward0(Node):
 class Log1PBackward0(Node):
     save = ((0,),)
 
+    @quiet
     def forward(xp, x):
         return xp.log1p(x)
 
@@ -584,6 +600,7 @@ class Log1PBackward0(Node):
 class SqrtBackward0(Node):
     save = ((OUT,),)
 
+    @quiet
     def forward(xp, x):
         return xp.sqrt(x)
 
@@ -595,6 +612,7 @@ class SqrtBackward0(Node):
 class RsqrtBackward0(Node):
     save = ((OUT,),)
 
+    @quiet
     def forward(xp, x):
         return 1 / xp.sqrt(x)
 
@@ -672,6 +690,7 @@ class TanhBackward0(Node):
 class AsinBackward0(Node):
     save = ((0,),)
 
+    @quiet
     def forward(xp, x):
         return xp.arcsin(x)
 
@@ -683,6 +702,7 @@ class AsinBackward0(Node):
 class AcosBackward0(Node):
     save = ((0,),)
 
+    @quiet
     def forward(xp, x):
         return xp.arccos(x)
 
@@ -729,6 +749,7 @@ class ReluBackward0(Node):
 class ReciprocalBackward0(Node):
     save = ((OUT,),)
 
+    @quiet
     def forward(xp, x):
         return 1 / x
 
