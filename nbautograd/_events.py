@@ -66,7 +66,9 @@ class EngineError:
 
 @dataclass(frozen=True)
 class GradChanged:
-    """A leaf's ``.grad`` was changed outside backward (``zero_()``, ``grad = None``, assignment)."""
+    """Outside backward: a leaf's ``.grad`` was assigned (``how`` "set"/"none"), or a tensor was
+    reset in place (``zero_()``: "zero", ``fill_(v)``: "fill"); listeners match ``tensor``
+    against the ``.grad`` of the leaves they follow."""
     tensor: Any
     how: str
     after: Any = field(default=None)

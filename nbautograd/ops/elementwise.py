@@ -10,6 +10,7 @@ tensor([3., 3.])
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -177,9 +178,9 @@ PowScalar.param_names = ("exponent",)
 
 def _rpow_vjp(self, xp, g, a, out):
     base = self._params[0]
-    if base == 0:
-        return (xp.where(a >= 0, xp.zeros_like(g), g * out * np.log(base) if base else g * 0),)
-    return (g * (out * float(np.log(base))),)
+    if base == 0:  # d/da 0**a: 0 where a >= 0 (torch's convention), else -inf
+        return (xp.where(a >= 0, xp.zeros_like(g), g * out * -math.inf),)
+    return (g * (out * math.log(base)),)
 
 
 RpowScalar = _scalar_op("PowBackward2", quiet(lambda a, s: s ** a), _rpow_vjp, arg_names=("exponent",),
@@ -534,7 +535,7 @@ class Exp2Backward0(Node):
         return xp.exp2(x)
 
     def vjp(self, xp, g, x, out):
-        return (g * out * float(np.log(2.0)),)
+        return (g * out * math.log(2.0),)
 
 
 @unary("expm1")
@@ -569,7 +570,7 @@ class Log2Backward0(Node):
         return xp.log2(x)
 
     def vjp(self, xp, g, x, out):
-        return (g / (x * float(np.log(2.0))),)
+        return (g / (x * math.log(2.0)),)
 
 
 @unary("log10")
@@ -581,7 +582,7 @@ class Log10Backward0(Node):
         return xp.log10(x)
 
     def vjp(self, xp, g, x, out):
-        return (g / (x * float(np.log(10.0))),)
+        return (g / (x * math.log(10.0)),)
 
 
 @unary("log1p")

@@ -179,10 +179,9 @@ class IndexPutBackward0(Node):
     def vjp(self, xp, g, x, v, out):
         key, vshape = self._params
         if getattr(xp, "is_tensor_ns", False):
-            mask = np.ones(g.shape, dtype=g._data.dtype)
+            mask = xp.ones_like(g)  # a constant: writing into it records nothing
             mask[key] = 0
-            from .._tensor import wrap  # noqa: PLC0415
-            return g * wrap(mask), xp.sum_to(g[key], vshape)
+            return g * mask, xp.sum_to(g[key], vshape)
         gx = g.copy()
         gx[key] = 0
         return gx, xp.sum_to(g[key], vshape)
@@ -276,10 +275,10 @@ op(FillBackward0)
 
 def zero_(self):
     """Set every element to zero, in place."""
-    return self.fill_(0, _cls=ZeroBackward0)
+    return fill_(self, 0, _cls=ZeroBackward0, _how="zero")
 
 
-def fill_(self, value, _cls=FillBackward0):
+def fill_(self, value, _cls=FillBackward0, _how="fill"):
     """Set every element to ``value``, in place."""
     if isinstance(value, Tensor):
         if value._data.ndim:
@@ -295,7 +294,7 @@ def fill_(self, value, _cls=FillBackward0):
     res = self._inplace(fill)
     from .. import _events  # noqa: PLC0415
     if _events.LISTENERS:
-        _events.emit(_events.GradChanged(self, "fill", value))
+        _events.emit(_events.GradChanged(self, _how, value))
     return res
 
 

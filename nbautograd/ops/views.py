@@ -214,7 +214,8 @@ class PermuteBackward0(Node):
     param_names = ("dims",)
 
     def vjp(self, xp, g, x, out):
-        return (xp.transpose(g, tuple(np.argsort(self._params[0]))),)
+        axes = self._params[0]
+        return (xp.transpose(g, tuple(sorted(range(len(axes)), key=axes.__getitem__))),)
 
 
 class TransposeBackward0(PermuteBackward0):
@@ -463,13 +464,15 @@ class CopySlices(Node):
     arg_names = ("self", "src")
     save = ((), ())
 
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"
+
     def vjp(self, xp, g, base, src, out):
         chain, shape = self._params
         if getattr(xp, "is_tensor_ns", False):
-            mask = np.ones(shape, dtype=g._data.dtype)
+            mask = xp.ones_like(g)  # a constant: writing into it records nothing
             replay(mask, chain)[...] = 0
-            from .._tensor import wrap  # noqa: PLC0415
-            return g * wrap(mask), replay(g, chain)
+            return g * mask, replay(g, chain)
         gb = g.copy()
         replay(gb, chain)[...] = 0
         gs = replay(g, chain)
