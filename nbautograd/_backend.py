@@ -77,7 +77,9 @@ def cupy_namespace():
     """The CuPy namespace, imported on first use only (CPU-only machines never import CuPy)."""
     if not _CUPY:
         import cupy  # noqa: PLC0415  (lazy on purpose)
-        _CUPY.append(_make_namespace(cupy, "cupy"))
+        ns = _make_namespace(cupy, "cupy")
+        _add_plain_g_ops(ns)
+        _CUPY.append(ns)
     return _CUPY[0]
 
 
@@ -98,3 +100,156 @@ def to_host(a):
     if isinstance(a, (np.ndarray, np.generic)):
         return a
     return a.get()
+
+
+# --- gradient-shaped operations ----------------------------------------------------------------
+# Rules call ``xp.g_<op>`` for arrays shaped like a gradient (derived from ``g``) and the plain
+# ``xp.<op>`` for saved inputs/outputs. In an ordinary backward pass both are the same function;
+# in a batched pass (``autograd.grad(..., is_grads_batched=True)``) every gradient carries one
+# extra leading dim and the ``g_`` forms shift their axes past it.
+
+def _axes_tuple(axes):
+    return axes if isinstance(axes, tuple) else (axes,)
+
+
+def _scatter_into(ns, shape, key, g, accumulate):
+    z = ns.zeros(shape, dtype=g.dtype)
+    if accumulate:
+        ns.add.at(z, key, g)
+    else:
+        z[key] = g
+    return z
+
+
+def _replay_into(ns, shape, chain, g):
+    from .ops.views import replay  # noqa: PLC0415 (views are defined over this namespace)
+    z = ns.zeros(shape, dtype=g.dtype)
+    replay(z, chain)[...] = g
+    return z
+
+
+def _add_plain_g_ops(ns) -> None:
+    ns.g_expand_dims = ns.expand_dims
+    ns.g_sum = ns.sum
+    ns.g_reshape = ns.reshape
+    ns.g_transpose = ns.transpose
+    ns.g_squeeze = ns.squeeze
+    ns.g_flip = ns.flip
+    ns.g_cumsum = ns.cumsum
+    ns.g_index = lambda g, key: g[key]
+    ns.g_scatter = lambda shape, key, g, accumulate=False: _scatter_into(ns, shape, key, g,
+                                                                        accumulate)
+    ns.g_replay_into = lambda shape, chain, g: _replay_into(ns, shape, chain, g)
+    ns.g_zero_region = _zero_region
+    ns.batch = 0
+
+
+def _zero_region(g, key):
+    out = g.copy()
+    out[key] = 0
+    return out
+
+
+def _shift(axis, by=1):
+    return axis + by if axis >= 0 else axis
+
+
+def batched(ns: types.SimpleNamespace, batch: int) -> types.SimpleNamespace:
+    """``ns`` for gradients with a leading batch dim of size ``batch``."""
+    b = types.SimpleNamespace(**vars(ns))
+    b.batch = batch
+    lead = (slice(None),)
+
+    def g_expand_dims(g, axes):
+        return ns.expand_dims(g, tuple(_shift(a) for a in _axes_tuple(axes)))
+
+    def g_sum(g, axis=None, keepdims=False, **kw):
+        if axis is None:
+            axis = tuple(range(1, g.ndim))
+        else:
+            axis = tuple(_shift(a) for a in _axes_tuple(axis))
+        return ns.sum(g, axis=axis, keepdims=keepdims, **kw)
+
+    def g_reshape(g, shape):
+        return ns.reshape(g, (g.shape[0],) + tuple(shape))
+
+    def broadcast_to(g, shape):
+        shape = tuple(shape)
+        logical = g.shape[1:]
+        g = ns.reshape(g, (g.shape[0],) + (1,) * (len(shape) - len(logical)) + logical)
+        return ns.broadcast_to(g, (g.shape[0],) + shape)
+
+    def sum_to(g, shape):
+        shape = tuple(shape)
+        logical = g.shape[1:]
+        if logical == shape:
+            return g
+        lead_n = len(logical) - len(shape)
+        axes = tuple(range(1, 1 + lead_n)) + tuple(
+            1 + i + lead_n for i, n in enumerate(shape) if n == 1 and logical[i + lead_n] != 1)
+        if axes:
+            g = ns.sum(g, axis=axes, keepdims=True)
+        return ns.reshape(g, (g.shape[0],) + shape)
+
+    b.g_expand_dims = g_expand_dims
+    b.g_sum = g_sum
+    b.g_reshape = g_reshape
+    b.broadcast_to = broadcast_to
+    b.sum_to = sum_to
+    b.g_transpose = lambda g, axes: ns.transpose(g, (0,) + tuple(_shift(a) for a in axes))
+    b.g_squeeze = lambda g, axis: ns.squeeze(g, tuple(_shift(a) for a in _axes_tuple(axis)))
+    b.g_flip = lambda g, axis: ns.flip(g, tuple(_shift(a) for a in _axes_tuple(axis)))
+    b.g_cumsum = lambda g, axis: ns.cumsum(g, _shift(axis))
+    def g_index(g, key):
+        key = _key_tuple(key)
+        if _advanced(key):  # numpy may move advanced dims in front of a leading slice
+            return ns.stack([g[k][key] for k in range(g.shape[0])])
+        return g[lead + key]
+
+    def g_scatter(shape, key, g, accumulate=False):
+        key = _key_tuple(key)
+        if _advanced(key):
+            z = ns.zeros((g.shape[0],) + tuple(shape), dtype=g.dtype)
+            for k in range(g.shape[0]):
+                z[k] = _scatter_into(ns, shape, key, g[k], accumulate)
+            return z
+        return _scatter_into(ns, (g.shape[0],) + tuple(shape), lead + key, g, accumulate)
+
+    b.g_index = g_index
+    b.g_scatter = g_scatter
+    b.g_replay_into = lambda shape, chain, g: _replay_into(
+        ns, (g.shape[0],) + tuple(shape), _batched_chain(chain, g.shape[0]), g)
+    def g_zero_region(g, key):
+        key = _key_tuple(key)
+        if _advanced(key):
+            return ns.stack([_zero_region(g[k], key) for k in range(g.shape[0])])
+        return _zero_region(g, lead + key)
+
+    b.g_zero_region = g_zero_region
+    return b
+
+
+def _advanced(key: tuple) -> bool:
+    return any(hasattr(k, "shape") and hasattr(k, "dtype") for k in key)
+
+
+def _key_tuple(key):
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _batched_chain(chain, batch: int):
+    """View steps re-expressed for an array with one extra leading dim of size ``batch``."""
+    out = []
+    for kind, arg in chain:
+        if kind == "index":
+            out.append((kind, (slice(None),) + _key_tuple(arg)))
+        elif kind == "permute":
+            out.append((kind, (0,) + tuple(a + 1 for a in arg)))
+        elif kind in ("reshape", "expand"):
+            out.append((kind, (batch,) + tuple(arg)))
+        else:
+            out.append((kind, arg))
+    return tuple(out)
+
+
+_add_plain_g_ops(NUMPY)

@@ -21,7 +21,7 @@ from numpy import ndarray
 
 from . import _events
 from ._grad_mode import STATE
-from ._backend import array_namespace
+from ._backend import array_namespace, batched
 from ._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, AccumulateGrad, accumulate_node
 
 
@@ -30,12 +30,13 @@ def _root_node(t):
 
 
 def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
-                 capture=None, accumulate: bool = True):
+                 capture=None, accumulate: bool = True, batch: int = 0):
     """Propagate ``grads`` (one per root tensor) through the graph.
 
     With ``accumulate`` the leaves' ``.grad`` are updated (``Tensor.backward``); with
     ``capture`` (a dict node -> None) only the gradients arriving at those nodes are
-    collected and returned (``autograd.grad``), and nothing else is written.
+    collected and returned (``autograd.grad``), and nothing else is written. With ``batch``
+    every gradient has a leading dim of that size: ``batch`` cotangents flow through one pass.
     """
     listening = bool(_events.LISTENERS)
     if listening:
@@ -59,6 +60,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
         from ._tensor_ns import TENSOR_NS as xp, saved_as_tensors  # noqa: PLC0415
     else:
         xp = array_namespace(grads[0])
+        if batch:
+            xp = batched(xp, batch)
     free = not retain_graph
     special = listening or STATE.anomaly  # per-node extras (events, NaN checks) only if needed
     prev_mode = STATE.enabled
@@ -85,7 +88,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                         _accumulate(leaf, g, create_graph, foreign, listening)
                 continue
             if node._slow and node._custom:
-                grads_in = node.apply_vjp(g, create_graph)
+                grads_in = (node.apply_vjp(g, create_graph) if not batch
+                            else _custom_batched(node, g, batch))
             else:
                 saved = node._saved
                 if saved is None:
@@ -104,7 +108,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                 if edge is None or gi is None:
                     continue
                 if red is not None and red[k] is not None:
-                    gi = _reduce_to(gi, red[k])
+                    gi = _reduce_to(xp, gi, red[k])
                 old = buf.get(edge)
                 if old is None:
                     buf[edge] = gi
@@ -162,22 +166,28 @@ def _run_pre_hooks(hooks, g):
     return g
 
 
-def _reduce_to(gi, spec):
+def _reduce_to(xp, gi, spec):
+    """Sum a broadcast gradient back to its input's shape and cast it to the input's dtype."""
     shape, np_dtype = spec
-    from ._tensor import Tensor  # noqa: PLC0415
-    if isinstance(gi, Tensor):
-        from ._tensor_ns import TENSOR_NS  # noqa: PLC0415
+    if xp.is_tensor_ns:
         if shape is not None and tuple(gi.shape) != shape:
-            gi = TENSOR_NS.sum_to(gi, shape)
+            gi = xp.sum_to(gi, shape)
         if np_dtype is not None and gi._data.dtype != np_dtype:
-            gi = gi.to(np_dtype)
+            from ._dtypes import FROM_NP  # noqa: PLC0415
+            gi = gi.to(FROM_NP[np_dtype])
         return gi
-    if shape is not None and gi.shape != shape:
-        from ._backend import array_namespace  # noqa: PLC0415
-        gi = array_namespace(gi).sum_to(gi, shape)
+    if shape is not None:
+        gi = xp.sum_to(gi, shape)
     if np_dtype is not None and gi.dtype != np_dtype:
         gi = gi.astype(np_dtype)
     return gi
+
+
+def _custom_batched(node, g, batch: int):
+    """A custom Function's backward knows nothing of batches: run it once per cotangent."""
+    rows = [node.apply_vjp(g[i], False) for i in range(batch)]
+    return tuple(None if rows[0][k] is None else np.stack([r[k] for r in rows])
+                 for k in range(len(rows[0])))
 
 
 def _accumulate(leaf, g, create_graph: bool, foreign: set, listening: bool) -> None:

@@ -135,11 +135,32 @@ TENSOR_NS = types.SimpleNamespace(
     scatter_view=_scatter_view,
     array=lambda x: x,
     mul_fresh=lambda fresh, g: fresh * g,
+    batch=0,
     maximum=lambda a, b: _t(a).maximum(_t(b)),
     minimum=lambda a, b: _t(a).minimum(_t(b)),
     **{n: _unary(n) for n in ("exp", "log", "sin", "cos", "tan", "sqrt", "sign", "abs", "cosh",
                               "sinh", "tanh", "sigmoid", "log1p", "expm1")},
 )
+
+
+def _zero_region(g, key):
+    mask = _ones_like(g)  # a constant: writing into it records nothing
+    mask[key] = 0
+    return g * mask
+
+
+# gradient-shaped forms (see nbautograd._backend): the same functions when building a graph
+TENSOR_NS.g_expand_dims = TENSOR_NS.expand_dims
+TENSOR_NS.g_sum = TENSOR_NS.sum
+TENSOR_NS.g_reshape = TENSOR_NS.reshape
+TENSOR_NS.g_transpose = TENSOR_NS.transpose
+TENSOR_NS.g_squeeze = TENSOR_NS.squeeze
+TENSOR_NS.g_flip = TENSOR_NS.flip
+TENSOR_NS.g_cumsum = TENSOR_NS.cumsum
+TENSOR_NS.g_index = lambda g, key: g[key]
+TENSOR_NS.g_scatter = _scatter
+TENSOR_NS.g_replay_into = _scatter_view
+TENSOR_NS.g_zero_region = _zero_region
 
 
 def saved_as_tensors(node: Node) -> list:

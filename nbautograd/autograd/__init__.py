@@ -50,7 +50,7 @@ def _make_grads(outputs: tuple, grads: tuple, create_graph: bool, batched: bool 
                 raise TypeError(f"gradients can be either Tensors or None, but got "
                                 f"{type(g).__name__}")
             gshape = g._data.shape[1:] if batched else g._data.shape
-            if gshape != t._data.shape:
+            if gshape != t._data.shape or (batched and g._data.ndim == 0):
                 from .._tensor import Size  # noqa: PLC0415
                 if batched:
                     raise RuntimeError(
@@ -58,7 +58,8 @@ def _make_grads(outputs: tuple, grads: tuple, create_graph: bool, batched: bool 
                         "grad_output as the batch dimension. The sizes of the remaining "
                         f"dimensions are expected to match the shape of corresponding output, "
                         f"but a mismatch was detected: grad_output[{i}] has a shape of "
-                        f"{Size(g._data.shape)} and output[{i}] has a shape of "
+                        # torch 2.13 reports the shape with two leading dims removed
+                        f"{Size(g._data.shape[2:])} and output[{i}] has a shape of "
                         f"{Size(t._data.shape)}. If you only want some tensors in `grad_output` "
                         "to be considered batched, consider using vmap.")
                 raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
@@ -132,7 +133,7 @@ def _node_of(t: Tensor):
     return t.grad_fn if t.grad_fn is not None else accumulate_node(t)
 
 
-def _run_capture(outputs, grads, inputs, retain_graph, create_graph):
+def _run_capture(outputs, grads, inputs, retain_graph, create_graph, batch: int = 0):
     for t in inputs:
         if not isinstance(t, Tensor):
             raise TypeError("inputs must be Tensors")
@@ -140,7 +141,7 @@ def _run_capture(outputs, grads, inputs, retain_graph, create_graph):
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     targets = {_node_of(t): None for t in inputs}
     return run_backward(outputs, grads, retain_graph, create_graph, capture=targets,
-                        accumulate=False)
+                        accumulate=False, batch=batch)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -169,11 +170,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     _check_requires_grad(outs)
     if retain_graph is None:
         retain_graph = create_graph
+    batch = 0
     if is_grads_batched:
-        from .functional import batched_grad  # noqa: PLC0415
-        return batched_grad(outs, ins, gouts, retain_graph, create_graph, allow_unused)
-    grads = _make_grads(outs, gouts, create_graph)
-    captured = _run_capture(outs, grads, ins, retain_graph, create_graph)
+        if any(g is None for g in gouts):
+            raise RuntimeError("is_grads_batched=True requires grad_outputs for every output")
+        if create_graph:
+            return _looped_batched_grad(outs, ins, gouts, retain_graph, allow_unused,
+                                        materialize_grads)
+        grads = _make_grads(outs, gouts, False, batched=True)
+        batch = grads[0].shape[0]
+        if any(g.shape[0] != batch for g in grads):
+            raise RuntimeError("every grad_output must have the same batch size")
+    else:
+        grads = _make_grads(outs, gouts, create_graph)
+    captured = _run_capture(outs, grads, ins, retain_graph, create_graph, batch)
     result = []
     for i, t in enumerate(ins):
         g = captured.get(_node_of(t))
@@ -182,13 +192,33 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
                                    "been used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
-            result.append(wrap(np.zeros_like(t._data)) if materialize_grads else None)
+            shape = ((batch,) if batch else ()) + t._data.shape
+            result.append(wrap(np.zeros(shape, t._data.dtype)) if materialize_grads else None)
             continue
         if isinstance(g, Tensor):
             result.append(g)
         else:
             result.append(wrap(_owned(g) if g.dtype == t._data.dtype
                                else g.astype(t._data.dtype)))
+    return tuple(result)
+
+
+def _looped_batched_grad(outs, ins, gouts, retain_graph, allow_unused, materialize):
+    """is_grads_batched with create_graph: one differentiable pass per batch entry, stacked."""
+    from .._factories import zeros  # noqa: PLC0415
+    from ..ops.joins import stack  # noqa: PLC0415
+    rows = [grad(outs, ins, tuple(g[k] for g in gouts), retain_graph=True, create_graph=True,
+                 allow_unused=True) for k in range(gouts[0].shape[0])]
+    result = []
+    for j, t in enumerate(ins):
+        if rows[0][j] is None:
+            if not allow_unused:
+                raise RuntimeError(f"The differentiated Tensor at index {j} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+            result.append(zeros(len(rows), *t.shape, dtype=t.dtype) if materialize else None)
+        else:
+            result.append(stack([r[j] for r in rows]))
     return tuple(result)
 
 

@@ -47,7 +47,7 @@ def _jacobians(func, inputs, eps):
                         x._data = orig
                 num[k] = (vals[0] - vals[1]) / (2 * eps)
             ana = np.zeros((x.numel(), n_out))
-            for j in range(n_out):
+            for j in range(n_out if out.requires_grad else 0):
                 e = np.zeros(n_out, dtype=out._data.dtype)
                 e[j] = 1
                 g = grad(out, x, wrap(e.reshape(out._data.shape)), retain_graph=True,
@@ -78,21 +78,32 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
     """gradcheck applied to the gradient of ``func`` (second derivatives)."""
     from . import grad  # noqa: PLC0415
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     outs = func(*inputs)
     outs = (outs,) if isinstance(outs, Tensor) else tuple(outs)
     if grad_outputs is None:
+        # random cotangents that are themselves differentiated, as in torch: the first-order
+        # gradients are linear in them, so even a linear op has a second derivative to check
         rng = np.random.default_rng(0)
         grad_outputs = [wrap(rng.standard_normal(o._data.shape).astype(o._data.dtype))
-                        for o in outs]
-    gos = list(grad_outputs)
+                        for o in outs if o.requires_grad]
+        for g in grad_outputs:
+            g.requires_grad_(True)
+    gos = tuple(grad_outputs)
+    n_in = len(inputs)
 
-    def first_grads(*xs):
+    def first_grads(*args):
+        from .._grad_mode import enable_grad  # noqa: PLC0415
+        with enable_grad():  # the numerical pass evaluates under no_grad
+            return _first_grads(*args)
+
+    def _first_grads(*args):
+        xs, go = args[:n_in], args[n_in:]
         o = func(*xs)
         o = (o,) if isinstance(o, Tensor) else tuple(o)
+        o = tuple(t for t in o if t.requires_grad)
         dx = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        return grad(o, dx, gos, create_graph=True, allow_unused=True)
+        gs = grad(o, dx, go, create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
 
-    del diff
-    return gradcheck(first_grads, inputs, eps=eps, atol=atol, rtol=rtol,
+    return gradcheck(first_grads, inputs + gos, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)

@@ -22,14 +22,7 @@ from .views import make_view
 
 
 def _scatter(xp, shape, key, g, accumulate: bool):
-    if getattr(xp, "is_tensor_ns", False):
-        return xp.scatter(shape, key, g, accumulate)
-    z = xp.zeros(shape, dtype=g.dtype)
-    if accumulate:
-        xp.add.at(z, key, g)
-    else:
-        z[key] = g
-    return z
+    return xp.g_scatter(shape, key, g, accumulate)
 
 
 class _IndexBackward(Node):
@@ -178,13 +171,7 @@ class IndexPutBackward0(Node):
 
     def vjp(self, xp, g, x, v, out):
         key, vshape = self._params
-        if getattr(xp, "is_tensor_ns", False):
-            mask = xp.ones_like(g)  # a constant: writing into it records nothing
-            mask[key] = 0
-            return g * mask, xp.sum_to(g[key], vshape)
-        gx = g.copy()
-        gx[key] = 0
-        return gx, xp.sum_to(g[key], vshape)
+        return xp.g_zero_region(g, key), xp.sum_to(xp.g_index(g, key), vshape)
 
 
 def setitem(self, key, value):

@@ -39,7 +39,7 @@ class _JoinBackward(Node):
         grads, start = [], 0
         for s in sizes:
             key = (slice(None),) * axis + ((start,) if stacked else (slice(start, start + s),))
-            grads.append(g[key])
+            grads.append(xp.g_index(g, key))
             start += 1 if stacked else s
         return tuple(grads)
 

@@ -26,7 +26,8 @@ class _MatmulBackward(Node):
         n = self._next
         a_shape, b_shape = self._params
         a1, b1 = len(a_shape) == 1, len(b_shape) == 1
-        if a1 and b1:  # dot product: g is 0-d
+        if a1 and b1:  # dot product: g is 0-d (one value per batch row when batched)
+            g = xp.expand_dims(g, -1)
             return (g * b if n[0] is not None else None), (g * a if n[1] is not None else None)
         if a1:
             g = xp.expand_dims(g, -2)
@@ -38,13 +39,13 @@ class _MatmulBackward(Node):
             ga = xp.matmul(g, xp.swapaxes(b2, -1, -2))
             ga = xp.sum_to(ga, ((1,) if a1 else ()) + tuple(a_shape))
             if a1:
-                ga = xp.reshape(ga, a_shape)
+                ga = xp.g_reshape(ga, a_shape)
         if n[1] is not None:
             a2 = xp.expand_dims(a, -2) if a1 else a
             gb = xp.matmul(xp.swapaxes(a2, -1, -2), g)
             gb = xp.sum_to(gb, tuple(b_shape) + ((1,) if b1 else ()))
             if b1:
-                gb = xp.reshape(gb, b_shape)
+                gb = xp.g_reshape(gb, b_shape)
         return ga, gb
 
 

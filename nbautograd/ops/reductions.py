@@ -24,7 +24,7 @@ from ._common import dims_arg, float_data, tensor_method, wrap_dim
 def _expand_back(xp, g, shape, axes, keepdim):
     """Broadcast a reduced gradient back to the input's shape."""
     if not keepdim and axes:
-        g = xp.expand_dims(g, axes)
+        g = xp.g_expand_dims(g, axes)
     return xp.broadcast_to(g, shape)
 
 
@@ -154,6 +154,7 @@ class ProdBackward0(Node):
     save = ((0, OUT),)
 
     def vjp(self, xp, g, x, out):
+        g = xp.broadcast_to(g, x.shape)
         if getattr(xp, "is_tensor_ns", False):
             return (g * out / x,)
         return (_prod_grad(xp, g, x, out, None),)
@@ -167,7 +168,7 @@ class ProdBackward1(Node):
     def vjp(self, xp, g, x, out):
         axis, keepdim = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axis)
+            g = xp.g_expand_dims(g, axis)
             out = xp.expand_dims(out, axis)
         if getattr(xp, "is_tensor_ns", False):
             return (g * out / x,)
@@ -195,7 +196,7 @@ class MaxBackward1(Node):
 
     def vjp(self, xp, g, x, out):
         mask = xp.where(x == out, xp.ones_like(x), xp.zeros_like(x))  # in x's dtype
-        return (g * mask / xp.sum(mask),)
+        return (xp.broadcast_to(g, x.shape) * (mask / xp.sum(mask)),)
 
 
 class MinBackward1(MaxBackward1):
@@ -214,7 +215,7 @@ class MaxBackward0(Node):
     def vjp(self, xp, g, x, out):
         axis, keepdim, onehot = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axis)
+            g = xp.g_expand_dims(g, axis)
         return (g * onehot,)
 
 
@@ -306,7 +307,7 @@ class AmaxBackward0(Node):
     def vjp(self, xp, g, x, out):
         axes, keepdim = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axes)
+            g = xp.g_expand_dims(g, axes)
             out = xp.expand_dims(out, axes)
         mask = xp.where(x == out, xp.ones_like(x), xp.zeros_like(x))  # in x's dtype
         return (g * mask / xp.sum(mask, axis=axes, keepdims=True),)
@@ -344,7 +345,7 @@ class LinalgVectorNormBackward0(Node):
     def vjp(self, xp, g, x, out):
         p, axes, keepdim = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axes)
+            g = xp.g_expand_dims(g, axes)
             out = xp.expand_dims(out, axes)
         if p == 2:
             safe = xp.where(out == 0, xp.ones_like(out), out)
@@ -417,7 +418,7 @@ class VarBackward0(Node):
     def vjp(self, xp, g, x, out):
         axes, keepdim, denom = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axes)
+            g = xp.g_expand_dims(g, axes)
         centered = x - xp.mean(x, axis=axes, keepdims=True)
         return (g * (2 / denom) * centered,)
 
@@ -430,7 +431,7 @@ class StdBackward0(Node):
     def vjp(self, xp, g, x, out):
         axes, keepdim, denom = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axes)
+            g = xp.g_expand_dims(g, axes)
             out = xp.expand_dims(out, axes)
         centered = x - xp.mean(x, axis=axes, keepdims=True)
         # torch masks the gradient where the deviation is exactly 0 (instead of 0/0)
@@ -470,7 +471,7 @@ class CumsumBackward0(Node):
 
     def vjp(self, xp, g, x, out):
         axis = self._params[0]
-        return (xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis),)
+        return (xp.g_flip(xp.g_cumsum(xp.g_flip(g, axis), axis), axis),)
 
 
 @tensor_method()
@@ -491,7 +492,7 @@ class LogsumexpBackward0(Node):
     def vjp(self, xp, g, x, out):
         axes, keepdim = self._params
         if not keepdim:
-            g = xp.expand_dims(g, axes)
+            g = xp.g_expand_dims(g, axes)
             out = xp.expand_dims(out, axes)
         return (g * xp.exp(x - out),)
 
@@ -517,7 +518,7 @@ class SoftmaxBackward0(Node):
 
     def vjp(self, xp, g, x, out):
         axis = self._params[0]
-        return (out * (g - xp.sum(g * out, axis=axis, keepdims=True)),)
+        return (out * (g - xp.g_sum(g * out, axis=axis, keepdims=True)),)
 
 
 @op
@@ -527,7 +528,7 @@ class LogSoftmaxBackward0(Node):
 
     def vjp(self, xp, g, x, out):
         axis = self._params[0]
-        return (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),)
+        return (g - xp.exp(out) * xp.g_sum(g, axis=axis, keepdims=True),)
 
 
 def _softmax_dim(input, dim, dtype):

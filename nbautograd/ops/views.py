@@ -81,7 +81,7 @@ class ViewBackward0(Node):
     param_names = ("self_sym_sizes",)
 
     def vjp(self, xp, g, x, out):
-        return (xp.reshape(g, self._params[0]),)
+        return (xp.g_reshape(g, self._params[0]),)
 
 
 class UnsafeViewBackward0(ViewBackward0):
@@ -152,7 +152,7 @@ class SqueezeBackward0(Node):
     param_names = ("self_sym_sizes",)
 
     def vjp(self, xp, g, x, out):
-        return (xp.reshape(g, self._params[0]),)
+        return (xp.g_reshape(g, self._params[0]),)
 
 
 class SqueezeBackward1(SqueezeBackward0):
@@ -193,7 +193,7 @@ class UnsqueezeBackward0(Node):
     param_names = ("dim",)
 
     def vjp(self, xp, g, x, out):
-        return (xp.squeeze(g, self._params[0]),)
+        return (xp.g_squeeze(g, self._params[0]),)
 
 
 @tensor_method()
@@ -215,7 +215,7 @@ class PermuteBackward0(Node):
 
     def vjp(self, xp, g, x, out):
         axes = self._params[0]
-        return (xp.transpose(g, tuple(sorted(range(len(axes)), key=axes.__getitem__))),)
+        return (xp.g_transpose(g, tuple(sorted(range(len(axes)), key=axes.__getitem__))),)
 
 
 class TransposeBackward0(PermuteBackward0):
@@ -330,9 +330,9 @@ class RepeatBackward0(Node):
         split = []
         for r, s in zip(reps, full):
             split += [r, s]
-        gs = xp.reshape(g, tuple(split))
-        gs = xp.sum(gs, axis=tuple(range(0, 2 * len(reps), 2)))
-        return (xp.reshape(gs, tuple(shape)),)
+        gs = xp.g_reshape(g, tuple(split))
+        gs = xp.g_sum(gs, axis=tuple(range(0, 2 * len(reps), 2)))
+        return (xp.g_reshape(gs, tuple(shape)),)
 
 
 @tensor_method()
@@ -473,6 +473,9 @@ class CopySlices(Node):
             mask = xp.ones_like(g)  # a constant: writing into it records nothing
             replay(mask, chain)[...] = 0
             return g * mask, replay(g, chain)
+        if xp.batch:
+            from .._backend import _batched_chain  # noqa: PLC0415
+            chain = _batched_chain(chain, xp.batch)
         gb = g.copy()
         replay(gb, chain)[...] = 0
         gs = replay(g, chain)
@@ -485,12 +488,7 @@ class _ViewOfWritten(Node):
 
     def vjp(self, xp, g, base, out):
         chain, shape = self._params
-        if getattr(xp, "is_tensor_ns", False):
-            from .._tensor_ns import TENSOR_NS  # noqa: PLC0415
-            return (TENSOR_NS.scatter_view(shape, chain, g),)
-        z = xp.zeros(shape, dtype=g.dtype)
-        replay(z, chain)[...] = g
-        return (z,)
+        return (xp.g_replay_into(shape, chain, g),)
 
 
 _ViewOfWritten.__name__ = "AsStridedBackward0"
@@ -514,7 +512,7 @@ class FlipBackward0(Node):
     param_names = ("dims",)
 
     def vjp(self, xp, g, x, out):
-        return (xp.flip(g, self._params[0]),)
+        return (xp.g_flip(g, self._params[0]),)
 
 
 @tensor_method()
