@@ -187,12 +187,15 @@ class Node:
 
 
 def _modified_message(node: Node, pos: int, now: int, expected: int) -> str:
-    from ._dtypes import legacy_type_name  # noqa: PLC0415
-    arr = node._saved[pos]
     is_out = pos == len(node._saved) - 1
-    output_nr = 0
-    what = f"[{legacy_type_name(arr)} [{', '.join(str(s) for s in arr.shape)}]]"
     owner = node if is_out else node._saved_t[pos].grad_fn
+    return modified_message(node._saved[pos], owner, now, expected)
+
+
+def modified_message(arr, owner, now: int, expected: int, output_nr: int = 0) -> str:
+    """torch's text for a saved tensor that was modified in place before backward."""
+    from ._dtypes import legacy_type_name  # noqa: PLC0415
+    what = f"[{legacy_type_name(arr)} [{', '.join(str(s) for s in arr.shape)}]]"
     # torch 2.13 names the op that produced the tensor ("Exp"), not its node ("ExpBackward0")
     op_name = re.sub(r"Backward\d*$", "", owner.name()) if owner is not None else ""
     where = f", which is output {output_nr} of {op_name}," if owner is not None else ""

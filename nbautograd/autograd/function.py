@@ -18,19 +18,23 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from .._grad_mode import STATE, no_grad
-from .._node import ERR_BACKWARD_TWICE, Node, accumulate_node, _SEQ, INPLACE_EPOCH
+from .._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, _SEQ, Node, accumulate_node
 from .._tensor import Tensor, wrap
 
 
 class FunctionCtx:
     """The ``ctx`` object: what ``forward`` leaves for ``backward``."""
 
+    materialize_grads = True
+
     def save_for_backward(self, *tensors) -> None:
-        for t in tensors:
+        for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError("save_for_backward can only save variables, but argument "
-                                f"{tensors.index(t)} is of type {type(t).__name__}")
+                                f"{i} is of type {type(t).__name__}")
         self.to_save = tensors
 
     def mark_dirty(self, *tensors) -> None:
@@ -51,13 +55,26 @@ class FunctionCtx:
             return ()
         for t, v in zip(saved, self._saved_versions):
             if t is not None and t._version != v:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{t.type()} [{', '.join(map(str, t.shape))}]] is at "
-                    f"version {t._version}; expected version {v} instead. Hint: enable anomaly "
-                    "detection to find the operation that failed to compute its gradient, with "
-                    "torch.autograd.set_detect_anomaly(True).")
+                from .._node import modified_message  # noqa: PLC0415
+                raise RuntimeError(modified_message(t._data, t.grad_fn, t._version, v))
         return saved
+
+
+class _PerOutput:
+    """Gradients of a multi-output node, by output index (what its slots deliver)."""
+
+    __array_ufunc__ = None  # numpy defers to our reflected add
+
+    def __init__(self, grads: dict) -> None:
+        self.grads = grads
+
+    def __add__(self, other: "_PerOutput") -> "_PerOutput":
+        merged = dict(self.grads)
+        for k, g in other.grads.items():
+            merged[k] = g if k not in merged else merged[k] + g
+        return _PerOutput(merged)
+
+    __radd__ = __add__
 
 
 class BackwardCFunction(FunctionCtx, Node):
@@ -68,24 +85,38 @@ class BackwardCFunction(FunctionCtx, Node):
     _saved_t = ()
     _custom = True
     _slow = True
+    _had_saved = False
+    _n_outputs = 1
 
     def apply_vjp(self, g, create_graph: bool):
         if getattr(self, "_freed", False) and self._had_saved:
             raise RuntimeError(ERR_BACKWARD_TWICE)
-        gt = g if isinstance(g, Tensor) else wrap(g)
+        grads_out = self._output_grads(g, create_graph)
         fn = self._forward_cls
-        if getattr(fn.backward, "_once_differentiable", False) or not create_graph:
-            prev = STATE.enabled
-            STATE.enabled = create_graph and not getattr(fn.backward, "_once_differentiable",
-                                                         False)
-            try:
-                grads = fn.backward(self, gt)
-            finally:
-                STATE.enabled = prev
-        else:
-            grads = fn.backward(self, gt)
+        once = getattr(fn.backward, "_once_differentiable", False)
+        prev = STATE.enabled
+        STATE.enabled = create_graph and not once
+        try:
+            grads = fn.backward(self, *grads_out)
+        finally:
+            STATE.enabled = prev
         if not isinstance(grads, tuple):
             grads = (grads,)
+        return self._check_grads(grads, create_graph)
+
+    def _output_grads(self, g, create_graph: bool) -> tuple:
+        """One gradient per output: given ones, and zeros (or None) for unused outputs."""
+        per = g.grads if isinstance(g, _PerOutput) else {0: g}
+        out = []
+        for k, (shape, dtype) in enumerate(self._output_meta):
+            gk = per.get(k)
+            if gk is None:
+                out.append(wrap(np.zeros(shape, dtype)) if self.materialize_grads else None)
+            else:
+                out.append(gk if isinstance(gk, Tensor) else wrap(gk))
+        return tuple(out)
+
+    def _check_grads(self, grads: tuple, create_graph: bool) -> tuple:
         n_in = len(self._next_all)
         if len(grads) != n_in:
             extra = grads[n_in:]
@@ -95,31 +126,28 @@ class BackwardCFunction(FunctionCtx, Node):
             grads = grads[:n_in]
         out = []
         for i, (gi, shape) in enumerate(zip(grads, self._input_shapes)):
+            if gi is not None and not self._input_is_tensor[i]:
+                raise RuntimeError(f"function {type(self).__name__} returned a gradient different "
+                                f"than None at position {i + 1}, but the corresponding forward "
+                                "input was not a Variable")
             if gi is None or self._next_all[i] is None:
                 out.append(None)
                 continue
-            if not isinstance(gi, Tensor):
-                raise TypeError(f"function {type(self).__name__} returned a gradient different "
-                                f"than None at position {i + 1}, but the corresponding forward "
-                                "input was not a Variable")
             if tuple(gi.shape) != shape:
                 try:
-                    import numpy as np  # noqa: PLC0415
-                    np.broadcast_shapes(tuple(gi.shape), shape)
-                    if len(gi.shape) < len(shape):
-                        raise ValueError
+                    ok = len(gi.shape) >= len(shape) and \
+                        np.broadcast_shapes(tuple(gi.shape), shape) == tuple(gi.shape)
                 except ValueError:
+                    ok = False
+                if not ok:
                     raise RuntimeError(
                         f"Function {type(self).__name__} returned an invalid gradient at index "
                         f"{i} - got [{', '.join(map(str, gi.shape))}] but expected shape "
-                        f"compatible with [{', '.join(map(str, shape))}]") from None
-                from .._backend import array_namespace  # noqa: PLC0415
-                gi = gi if create_graph else wrap(array_namespace(gi._data).sum_to(gi._data, shape))
-                if create_graph:
-                    from .._tensor_ns import TENSOR_NS  # noqa: PLC0415
-                    gi = TENSOR_NS.sum_to(gi, shape)
+                        f"compatible with [{', '.join(map(str, shape))}]")
+                from .._tensor_ns import TENSOR_NS  # noqa: PLC0415
+                gi = TENSOR_NS.sum_to(gi, shape)
             out.append(gi if create_graph else gi._data)
-        return tuple(out[i] for i in self._edge_positions)
+        return tuple(out)
 
     def release(self) -> None:
         if getattr(self, "to_save", None) is not None or getattr(self, "_saved_values", None):
@@ -127,19 +155,35 @@ class BackwardCFunction(FunctionCtx, Node):
         self._saved_values = None
         self._freed = True
 
-    _had_saved = False
-
     @property
     def needs_input_grad(self) -> tuple:
         return tuple(e is not None for e in self._next_all)
+
+
+class _OutputSlot(Node):
+    """Where gradients of output ``k`` of a multi-output Function arrive; it hands them to the
+    Function's node, packed by output index. Named like that node, as torch prints it."""
+
+    _custom = True
+    _slow = True
+    _saved = ()
+    _save_all = ()
+    _frees = False
+
+    def apply_vjp(self, g, create_graph: bool):
+        return (_PerOutput({self._output_nr: g}),)
+
+    @property
+    def saved_tensors(self):
+        return self._next[0].saved_tensors
 
 
 class FunctionMeta(type):
     """Gives every Function subclass its backward node class, ``<Name>Backward``."""
 
     def __init__(cls, name, bases, attrs):
-        backward_cls = type(name + "Backward", (BackwardCFunction,), {"_forward_cls": cls})
-        cls._backward_cls = backward_cls
+        cls._backward_cls = type(name + "Backward", (BackwardCFunction,), {"_forward_cls": cls})
+        cls._slot_cls = type(name + "Backward", (_OutputSlot,), {})
         super().__init__(name, bases, attrs)
 
 
@@ -167,6 +211,7 @@ class Function(metaclass=FunctionMeta):
             (a.grad_fn or accumulate_node(a)) if isinstance(a, Tensor) and a._rg and recording
             else None for a in args)
         node._input_shapes = tuple(tuple(a.shape) if isinstance(a, Tensor) else () for a in args)
+        node._input_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         with no_grad():
             out = cls.forward(node, *args, **kwargs)
         single = not isinstance(out, tuple)
@@ -177,30 +222,41 @@ class Function(metaclass=FunctionMeta):
             node._saved_versions = tuple(t._version if t is not None else 0 for t in saved)
         if not recording:
             return out
-        if len([o for o in outs if isinstance(o, Tensor)]) > 1:
-            raise NotImplementedError("custom Functions with several differentiable outputs are "
-                                      "not supported yet")
-        node._edge_positions = tuple(range(len(args)))
+        dirty = {id(t) for t in getattr(node, "dirty_tensors", ())}
+        for a in tensor_args:
+            if id(a) in dirty and a.grad_fn is None and a._rg:
+                raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                   "in-place operation.")
         node._next = node._next_all
         node._seq = next(_SEQ)
         node._epoch = INPLACE_EPOCH[0]
         node._saved = ()
+        node._output_meta = tuple((tuple(o.shape), o._data.dtype) if isinstance(o, Tensor)
+                                  else ((), np.float32) for o in outs)
         non_diff = {id(t) for t in getattr(node, "non_differentiable", ())}
-        dirty = {id(t) for t in getattr(node, "dirty_tensors", ())}
+        diff_positions = [k for k, o in enumerate(outs)
+                          if isinstance(o, Tensor) and id(o) not in non_diff]
+        multi = len(outs) > 1
         result = []
-        for o in outs:
-            if not isinstance(o, Tensor) or id(o) in non_diff:
+        for k, o in enumerate(outs):
+            if k not in diff_positions:
                 result.append(o)
                 continue
             if id(o) in dirty:
-                o.grad_fn, o._rg = node, True
-                o._bump_version() if False else None
-                result.append(o)
-                continue
-            if any(o is a for a in tensor_args) or o.grad_fn is not None or o._rg:
-                o = wrap(o._data)  # a view of the input keeps its own identity out of the graph
-            o.grad_fn, o._rg = node, True
+                o._bump_version()  # torch counts the Function's in-place write once more
+            elif any(o is a for a in tensor_args) or o.grad_fn is not None or o._rg:
+                o = wrap(o._data)  # returning an input unchanged still gives a new tensor
+            o._rg = True
+            if multi:
+                slot = cls._slot_cls.__new__(cls._slot_cls)
+                slot._next = (node,)
+                slot._output_nr = k
+                slot._seq = node._seq + (k + 1) / (len(outs) + 1)  # between node and consumers
+                o.grad_fn = slot
+            else:
+                o.grad_fn = node
             result.append(o)
+        node._n_outputs = len(outs)
         return result[0] if single else tuple(result)
 
 
