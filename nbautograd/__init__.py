@@ -37,6 +37,7 @@ from .ops.linalg import bmm_function as bmm, dot_function as dot, mm_function as
 from .ops.linalg import mv_function as mv
 from .ops.views import broadcast_to
 from . import autograd, cuda  # noqa: E402
+from .autograd.anomaly_mode import is_anomaly_enabled  # noqa: E402
 from ._dtypes import result_type as _result_type
 
 FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy names, kept for old tutorials

@@ -202,9 +202,14 @@ def modified_message(arr, owner, now: int, expected: int, output_nr: int = 0) ->
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: {what}{where} is at version {now}; expected version {expected} instead. "
-        "Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
-        "with torch.autograd.set_detect_anomaly(True, check_nan=False)."
-    )
+        + (_HINT_ANOMALY if STATE.anomaly else _HINT))
+
+
+_HINT = ("Hint: enable anomaly detection to find the operation that failed to compute its "
+         "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+_HINT_ANOMALY = ("Hint: the backtrace further above shows the operation that failed to compute "
+                 "its gradient. The variable in question was changed in there or anywhere later. "
+                 "Good luck!")
 
 
 class _NodePreHook:

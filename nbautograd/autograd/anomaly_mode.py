@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
@@ -17,9 +18,14 @@ _ENABLE_WARNING = ("Anomaly Detection has been enabled. This mode will increase 
                    "should only be enabled for debugging.")
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def remember_forward(node) -> None:
-    """Keep the user's stack at the moment ``node`` was recorded."""
-    stack = traceback.extract_stack()[:-3]
+    """Keep the user's stack at the moment ``node`` was recorded (our own frames left out, as
+    torch's stack holds no frames of its C++ kernels)."""
+    stack = [f for f in traceback.extract_stack()
+             if not os.path.abspath(f.filename).startswith(_PACKAGE_DIR + os.sep)]
     node._fwd_stack = "".join(traceback.format_list(stack))
 
 
@@ -27,7 +33,8 @@ def report_failure(node) -> None:
     """Warn with the forward traceback of the node whose backward failed."""
     stack = node._fwd_stack or ""
     warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the "
-                  f"error:\n{stack}", UserWarning, stacklevel=3)
+                  f"error:\n{stack} (Triggered internally at /__w/pytorch/pytorch/torch/csrc/"
+                  "autograd/python_anomaly_mode.cpp:122.)", UserWarning, stacklevel=3)
 
 
 def check_nan(node, grads) -> None:

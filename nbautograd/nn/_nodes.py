@@ -77,13 +77,13 @@ class MseLossBackward0(Node):
     param_names = ("reduction",)
 
     def vjp(self, xp, g, a, b, out):
-        reduction, numel = self._params
+        reduction, numel, ndim = self._params
         diff = a - b
         if reduction == "none":
             d = (diff * 2.0) * g
         else:
             scale = 2.0 / numel if reduction == "mean" else 2.0
-            d = _scalar_g(xp, g, len(self._shape)) * (diff * scale)
+            d = _scalar_g(xp, g, ndim) * (diff * scale)
         n = self._next
         return (d if n[0] is not None else None), (-d if n[1] is not None else None)
 
