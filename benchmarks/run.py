@@ -63,6 +63,8 @@ TARGETS = (
     ("W2", "per-op time", "torch", 0.5),
     ("W3", "time", "numpy", 1.3),
     ("W4", "time", "numpy", 1.15),
+    ("W5 n=512 vectorized", "time", "numpy", 10.0),
+    ("W6", "per-derivative time", "torch", 0.5),
     ("W7", "per-backward time", "torch", 0.5),
 )
 TARGET_ENGINE = "nbautograd"

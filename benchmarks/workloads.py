@@ -258,6 +258,40 @@ class JacobianRows(Workload):
         return {"J": np.stack([to_numpy(r) for r in result])}
 
 
+class VectorizedJacobian(Workload):
+    family = "W5v"
+    seed = 5
+
+    def __init__(self, n):
+        self.n = n
+        self.id = f"W5 n={n} vectorized"
+        self.title = (f"vectorized Jacobian of tanh(A@x)*x, n={n}: "
+                      "autograd.functional.jacobian(vectorize=True); numpy: the closed form")
+        self.per = (n, "row")
+
+    def data(self, rng):
+        n = self.n
+        return {"A": (rng.normal(size=(n, n)) / np.sqrt(n)).astype(F32),
+                "x": rng.uniform(-1, 1, n).astype(F32)}
+
+    def tape(self, T, d):
+        A = T.tensor(d["A"])
+        x = T.tensor(d["x"])
+        jacobian = T.autograd.functional.jacobian
+
+        def f(x):
+            return T.tanh(A @ x) * x
+
+        return lambda: jacobian(f, x, vectorize=True)
+
+    def numpy(self, d):
+        A, x = d["A"], d["x"]
+        return lambda: ref.jacobian_closed_form(A, x)
+
+    def extract(self, result):
+        return {"J": to_numpy(result)}
+
+
 class FourDerivatives(Workload):
     id = family = "W6"
     title = ("higher order: d1..d4 of x**2+x**3+x**5+sin(x) at x=0.7 (0-d), "
@@ -324,4 +358,5 @@ class RepeatedBackward(Workload):
 def all_workloads():
     """W1..W7 in order (W5 twice: n=64 and n=512)."""
     return [ScalarChain(), SmallTensorChain(), LargeElementwise(), MLPStep(),
-            JacobianRows(64), JacobianRows(512), FourDerivatives(), RepeatedBackward()]
+            JacobianRows(64), JacobianRows(512), VectorizedJacobian(512), FourDerivatives(),
+            RepeatedBackward()]

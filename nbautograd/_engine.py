@@ -21,7 +21,7 @@ from numpy import ndarray
 
 from . import _events
 from ._grad_mode import STATE
-from ._backend import array_namespace, batched
+from ._backend import array_namespace, batched, quiet_enter, quiet_exit
 from ._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, AccumulateGrad, accumulate_node
 
 
@@ -55,9 +55,10 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
     captured = {} if capture is not None else None
-    foreign = {id(g) for g in grads}
+    foreign = {id(g) for g in grads} if accumulate else None
     if create_graph:
-        from ._tensor_ns import TENSOR_NS as xp, saved_as_tensors  # noqa: PLC0415
+        xp = _tensor_namespace()[0]
+        from ._tensor import wrap  # noqa: PLC0415 (cheap after the first call)
     else:
         xp = array_namespace(grads[0])
         if batch:
@@ -67,8 +68,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     prev_mode = STATE.enabled
     STATE.enabled = create_graph  # backward ops are recorded only to build a higher-order graph
     node = None
-    quiet = np.errstate(all="ignore")  # torch computes inf/nan silently; so do we
-    quiet.__enter__()
+    quiet = quiet_enter()  # torch computes inf/nan silently; so do we
     try:
         while heap:
             node = pop(heap)[1]
@@ -97,7 +97,13 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                 if node._epoch != INPLACE_EPOCH[0] and node._saved_t:
                     node._check_versions()
                 if create_graph:
-                    grads_in = node.vjp(xp, g, *saved_as_tensors(node))
+                    st = node._saved_t
+                    if st:  # the saved inputs as tensors, and the output re-attached to node
+                        out = saved[-1]
+                        args = st[:-1] + ((None if out is None else wrap(out, node)),)
+                    else:
+                        args = saved
+                    grads_in = node.vjp(xp, g, *args)
                 else:
                     grads_in = node.vjp(xp, g, *saved)
             if special or node._slow and node._post_hooks:
@@ -135,10 +141,21 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
         raise
     finally:
         STATE.enabled = prev_mode
-        quiet.__exit__(None, None, None)
+        quiet_exit(quiet)
     if listening:
         _events.emit(_events.BackwardFinished(tuple(roots)))
     return captured
+
+
+_TENSOR_NS: list = []
+
+
+def _tensor_namespace():
+    """The Tensor namespace for create_graph (imported once: _tensor_ns imports the ops)."""
+    if not _TENSOR_NS:
+        from ._tensor_ns import TENSOR_NS, saved_as_tensors  # noqa: PLC0415
+        _TENSOR_NS.extend((TENSOR_NS, saved_as_tensors))
+    return _TENSOR_NS
 
 
 def _after_node(node, g, grads_in, listening: bool):

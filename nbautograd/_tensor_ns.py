@@ -106,9 +106,8 @@ def _scatter_view(shape, chain, g):
 
 
 def _unary(name):
-    def fn(x):
-        return getattr(_t(x), name)()
-    return fn
+    # the op function itself (saved values are Tensors already): no extra call layers
+    return getattr(Tensor, name)
 
 
 TENSOR_NS = types.SimpleNamespace(

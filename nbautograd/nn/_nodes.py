@@ -20,7 +20,7 @@ from __future__ import annotations
 from .._node import Node, op
 from .._tensor import wrap
 
-__all__ = ["AddmmBackward0", "NllLossBackward0", "MseLossBackward0",
+__all__ = ["AddmmBackward0", "NllLossBackward0", "NllLoss2DBackward0", "MseLossBackward0",
            "BinaryCrossEntropyBackward0", "BinaryCrossEntropyWithLogitsBackward0",
            "LeakyReluBackward0", "DivBackward1"]
 
@@ -67,6 +67,11 @@ class NllLossBackward0(Node):
         else:
             g = _scalar_g(xp, g, coef.ndim)
         return (g * _const(xp, coef),)
+
+
+@op
+class NllLoss2DBackward0(NllLossBackward0):
+    """The spatial form (input ``(N, C, H, W)``); torch names it apart."""
 
 
 @op
@@ -140,10 +145,10 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
         gx = gt = None
         if n[0] is not None:
             if pos_weight is None:
-                coef = xp.sigmoid(x) - t
+                coef = _sigmoid(xp, x) - t
             else:
                 tp = t * _const(xp, pos_weight)
-                coef = (tp + 1 - t) * xp.sigmoid(x) - tp
+                coef = (tp + 1 - t) * _sigmoid(xp, x) - tp
             gx = gg * (coef if weight is None else coef * _const(xp, weight))
         if n[1] is not None:
             if pos_weight is None:
@@ -152,6 +157,12 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
                 coef = _log_sigmoid(xp, -x) - _log_sigmoid(xp, x) * _const(xp, pos_weight)
             gt = gg * (coef if weight is None else coef * _const(xp, weight))
         return gx, gt
+
+
+def _sigmoid(xp, x):
+    """``1 / (1 + exp(-x))`` without overflow, in any namespace (NumPy has no sigmoid)."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def _log_sigmoid(xp, x):

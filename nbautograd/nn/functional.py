@@ -19,7 +19,6 @@ import numpy as np
 
 from .. import _dtypes
 from .._backend import array_namespace
-from .._grad_mode import STATE
 from .._node import record
 from .._tensor import Tensor
 from . import _nodes
@@ -52,14 +51,9 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     >>> torch.nn.functional.leaky_relu(torch.tensor([-1., 2.]), 0.1)
     tensor([-0.1000,  2.0000])
     """
-    d = input._data
-    xp = array_namespace(d)
-    out = xp.where(d > 0, d, d * d.dtype.type(negative_slope)).astype(d.dtype, copy=False)
     if inplace:
-        src = Tensor.__new__(Tensor)
-        src._data = out
         return input._inplace(lambda s: _leaky(s, negative_slope), saves_self=True)
-    return record(_nodes.LeakyReluBackward0, out, (input,), (negative_slope,))
+    return _leaky(input, negative_slope)
 
 
 def _leaky(input: Tensor, negative_slope: float) -> Tensor:
@@ -260,8 +254,9 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     except ValueError:
         from ..ops._common import broadcast_error  # noqa: PLC0415
         raise broadcast_error(a.shape, b.shape) from None
-    diff = a.astype(rt.np, copy=False) - b.astype(rt.np, copy=False)
-    out = _reduce_array(diff * diff, reduction, rt.np)
+    with np.errstate(all="ignore"):  # torch computes inf/nan silently
+        diff = a.astype(rt.np, copy=False) - b.astype(rt.np, copy=False)
+        out = _reduce_array(diff * diff, reduction, rt.np)
     reduce = (_broadcast_reduce(input, out_shape, rt.np), _broadcast_reduce(target, out_shape, rt.np))
     if reduce == (None, None):
         reduce = None
@@ -324,13 +319,13 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     xp = array_namespace(x)
     if x.size and not bool(xp.all((x >= 0) & (x <= 1))):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         log_x = xp.maximum(xp.log(x), x.dtype.type(-100))
         log_1mx = xp.maximum(xp.log1p(-x), x.dtype.type(-100))
         loss = (t - 1) * log_1mx - t * log_x
-    if w is not None:
-        loss = loss * w
-    out = _reduce_array(loss, reduction, x.dtype)
+        if w is not None:
+            loss = loss * w
+        out = _reduce_array(loss, reduction, x.dtype)
     shape = tuple(loss.shape)
     reduce = (_broadcast_reduce(input, shape, x.dtype), _broadcast_reduce(target, shape, x.dtype))
     if reduce == (None, None):
@@ -364,16 +359,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                            f"cast to the desired output type {_legacy(target.dtype)}")
     xs, ts = x.astype(rt.np, copy=False), t.astype(rt.np, copy=False)
     xp = array_namespace(xs)
-    log_sig = xp.minimum(xs, 0) - xp.log1p(xp.exp(-xp.abs(xs)))
     pw = w = None
-    if pos_weight is not None:
-        pw = pos_weight._data.astype(rt.np, copy=False)
-        log_sig = log_sig * ((pw - 1) * ts + 1)
-    loss = (1 - ts) * xs - log_sig
-    if weight is not None:
-        w = weight._data.astype(rt.np, copy=False)
-        loss = loss * w
-    out = _reduce_array(loss, reduction, rt.np)
+    with np.errstate(all="ignore"):
+        log_sig = xp.minimum(xs, 0) - xp.log1p(xp.exp(-xp.abs(xs)))
+        if pos_weight is not None:
+            pw = pos_weight._data.astype(rt.np, copy=False)
+            log_sig = log_sig * ((pw - 1) * ts + 1)
+        loss = (1 - ts) * xs - log_sig
+        if weight is not None:
+            w = weight._data.astype(rt.np, copy=False)
+            loss = loss * w
+        out = _reduce_array(loss, reduction, rt.np)
     shape = tuple(loss.shape)
     reduce = (_broadcast_reduce(input, shape, rt.np), _broadcast_reduce(target, shape, rt.np))
     if reduce == (None, None):
@@ -397,87 +393,93 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 def _nll_loss_nd(input: Tensor, target: Tensor, weight, reduction: str,
                  ignore_index: int) -> Tensor:
+    """torch's ``nll_loss_nd``: checks, then the 1-d/2-d kernel (NllLossBackward0) or the
+    spatial one (NllLoss2DBackward0; 3-d and 5-d+ inputs are viewed as 4-d and back)."""
     x, t = input._data, target._data
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
-    if x.ndim != 1 and t.ndim >= 1 and x.shape[0] != t.shape[0] or x.ndim != 1 and t.ndim < 1:
-        tb = t.shape[0] if t.ndim else 1
+    if x.ndim != 1 and (t.ndim == 0 or x.shape[0] != t.shape[0]):
+        tb = t.shape[0] if t.ndim else 0
         raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
                          f"({tb}).")
-    if t.dtype not in (np.int64, np.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
-                           f"{_legacy(target.dtype)}")
     if x.ndim <= 2:
         if t.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-        no_batch = x.ndim == 1 and t.ndim == 0
-        if not no_batch and x.ndim == 2 and x.shape[0] != t.shape[0]:
-            raise RuntimeError(f"size mismatch (got input: {list(x.shape)}, target: "
-                               f"{list(t.shape)})")
-    elif x.ndim == 4:
+        if x.ndim == 1 and t.ndim == 1 and t.shape[0] != 1:
+            raise RuntimeError(f"For 1D input, 1D target must have size 1, but got target size: "
+                               f"{t.shape[0]}")
+        return _nll_kernel(input, target, weight, reduction, ignore_index,
+                           _nodes.NllLossBackward0)
+    if x.ndim == 4:
         if t.ndim != 3:
             raise RuntimeError("only batches of spatial targets supported (3D tensors) but got "
                                f"targets of dimension: {t.ndim}")
         if x.shape[0] != t.shape[0] or x.shape[2:] != t.shape[1:]:
             raise RuntimeError(f"size mismatch (got input: {list(x.shape)} , target: "
                                f"{list(t.shape)}")
-    elif t.shape[1:] != x.shape[2:]:
-        out_size = [x.shape[0]] + list(x.shape[2:])
+        return _nll_kernel(input, target, weight, reduction, ignore_index,
+                           _nodes.NllLoss2DBackward0)
+    out_size = [x.shape[0]] + list(x.shape[2:])
+    if list(t.shape[1:]) != list(x.shape[2:]):
         raise RuntimeError(f"Expected target size {out_size}, got {list(t.shape)}")
+    n, c = x.shape[0], x.shape[1]
+    out = _nll_kernel(input.reshape(n, c, 1, -1), target.reshape(n, 1, -1), weight, reduction,
+                      ignore_index, _nodes.NllLoss2DBackward0)
+    return out.reshape(*out_size) if reduction == "none" else out
+
+
+def _nll_kernel(input: Tensor, target: Tensor, weight, reduction: str, ignore_index: int,
+                node_cls) -> Tensor:
+    x, t = input._data, target._data
+    if t.dtype not in (np.int64, np.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{_legacy(target.dtype)}")
     class_dim = 0 if x.ndim == 1 else 1
     n_classes = x.shape[class_dim]
+    w = None
     if weight is not None:
         if not (weight.dim() == 1 and weight.numel() == n_classes):
             raise RuntimeError(f"weight tensor should be defined either for all {n_classes} "
                                "classes or no classes but got weight tensor of shape: "
                                f"{list(weight.shape)}")
-        w = weight._data.astype(np.float64)
-    else:
-        w = None
-    if x.ndim == 1:
-        # an unbatched input: a batch of one along a new leading dim
-        xs, ts = x[None, :], np.reshape(t, (1,) if t.ndim == 0 else t.shape)
-        if ts.shape[0] != 1:
-            raise RuntimeError(f"size mismatch (got input: {list(x.shape)}, target: "
-                               f"{list(t.shape)})")
-    else:
-        xs, ts = x, t
-    # move the class dim last: (N, d1, ..., C), targets (N, d1, ...)
-    xl = np.moveaxis(xs, 1, -1)
-    tl = ts.astype(np.int64)
+        w = np.asarray(weight._data, dtype=np.float64)
+    # work on (N, d1, ..., C) with targets (N, d1, ...); an unbatched input is a batch of one
+    xl = np.moveaxis(x[None, :] if x.ndim == 1 else x, 1, -1)
+    tl = np.reshape(t, (1,)) if x.ndim == 1 else t
+    tl = tl.astype(np.int64)
     valid = tl != ignore_index
     bad = valid & ((tl < 0) | (tl >= n_classes))
     if bad.any():
         raise IndexError(f"Target {int(tl[bad][0])} is out of bounds.")
     safe_t = np.where(valid, tl, 0)
-    picked = np.take_along_axis(xl, safe_t[..., None], axis=-1)[..., 0].astype(np.float64)
-    wt = (w[safe_t] if w is not None else np.ones(safe_t.shape)) * valid
-    losses = -wt * picked
-    losses = np.where(valid, losses, 0.0)
-    coef_l = np.zeros(xl.shape, dtype=np.float64)
-    if reduction == "none":
-        out = losses.astype(x.dtype)
-        if x.ndim == 1:
-            out = out.reshape(t.shape)
-        scale = -wt
-    else:
-        total = losses.sum()
-        if reduction == "mean":
-            total_weight = wt.sum()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = np.asarray(total / total_weight)
-                scale = -wt / total_weight
-        else:
-            out = np.asarray(total)
+    with np.errstate(all="ignore"):  # -inf log-probs and all-ignored batches give inf/nan
+        picked = np.take_along_axis(xl, safe_t[..., None], axis=-1)[..., 0].astype(np.float64)
+        wt = (w[safe_t] if w is not None else np.ones(safe_t.shape)) * valid
+        losses = np.where(valid, -wt * picked, 0.0)
+        if reduction == "none":
+            out = losses.astype(x.dtype)
+            if x.ndim == 1:
+                out = out.reshape(())
             scale = -wt
-        out = out.astype(x.dtype)[()]
-    np.put_along_axis(coef_l, safe_t[..., None], np.where(valid, scale, 0.0)[..., None], axis=-1)
+        elif reduction == "mean":
+            # accumulated in double, as torch's kernel does, then divided by the weight total
+            total_weight = wt.sum()
+            out = np.asarray(losses.sum() / total_weight).astype(x.dtype)[()]
+            scale = -wt / total_weight
+        else:
+            out = np.asarray(losses.sum()).astype(x.dtype)[()]
+            scale = -wt
+    # d loss / d input: -weight[target] (/ total weight) at each target position, 0 elsewhere
+    coef_l = np.zeros(xl.shape, dtype=np.float64)
+    np.put_along_axis(coef_l, safe_t[..., None], np.where(valid, scale, 0.0)[..., None],
+                      axis=-1)
     coef = np.moveaxis(coef_l, -1, 1)
     if x.ndim == 1:
         coef = coef[0]
-    coef = coef.astype(x.dtype)
-    return record(_nodes.NllLossBackward0, out, (input,),
-                  (coef, class_dim, reduction, ignore_index))
+    if reduction == "none" and x.ndim == 1:
+        reduction = "scalar"  # the 0-d output of an unbatched input: g needs no class dim
+    return record(node_cls, out, (input,),
+                  (coef.astype(x.dtype), class_dim, reduction, ignore_index))
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -570,23 +572,3 @@ def _cross_entropy_smoothed(input, target, weight, reduction, ignore_index, labe
     else:
         ret = smooth
     return (1 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
-
-
-# silence numpy's warnings about nan/inf the way the engine's ops do (torch is silent)
-def _quiet(fn):
-    def wrapper(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-    wrapper.__name__, wrapper.__qualname__ = fn.__name__, fn.__qualname__
-    wrapper.__doc__, wrapper.__wrapped__ = fn.__doc__, fn
-    wrapper.__annotations__ = fn.__annotations__
-    return wrapper
-
-
-mse_loss = _quiet(mse_loss)
-binary_cross_entropy = _quiet(binary_cross_entropy)
-binary_cross_entropy_with_logits = _quiet(binary_cross_entropy_with_logits)
-nll_loss = _quiet(nll_loss)
-_nll_loss_nd = _quiet(_nll_loss_nd)
-
-del STATE  # imported for symmetry with the engine's ops; not needed at module level

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._backend import NUMPY, array_namespace
-from .._backend import _NUMPY_TYPES
+from .._backend import _NUMPY_TYPES, quiet_enter, quiet_exit
 from .._node import OUT, Node, op, record, record1, record2
 from .._tensor import Tensor
 from ._common import as_tensor_arg, broadcast_error, float_data, tensor_method
@@ -29,8 +29,11 @@ def quiet(fn):
     """Run a forward that can meet 0/0, log(0) or a negative root without numpy's
     RuntimeWarnings: torch returns inf/nan silently."""
     def forward(*args):
-        with np.errstate(all="ignore"):
+        token = quiet_enter()
+        try:
             return fn(*args)
+        finally:
+            quiet_exit(token)
     forward.__name__ = fn.__name__
     return forward
 
@@ -260,13 +263,18 @@ def _merge(r, shape, out_shape):
 def _fast_binary(cls, scalar_cls, slow):
     """The public function for a binary op: tensors of one dtype and shape go straight to the
     recording fast path; everything else (scalars, promotion, broadcasting) to ``slow``."""
-    fwd = cls.forward
+    fwd, fwd_scalar = cls.forward, scalar_cls.forward
 
     def fn(input, other, **kw):
-        if type(other) is Tensor and type(input) is Tensor and not kw:
-            ad, bd = input._data, other._data
-            if ad.dtype is bd.dtype and ad.shape == bd.shape and ad.dtype.kind in "fc":
-                return record2(cls, fwd(ad, bd), input, other)
+        if type(input) is Tensor and not kw:
+            ad = input._data
+            if type(other) is Tensor:
+                bd = other._data
+                if ad.dtype is bd.dtype and ad.shape == bd.shape and ad.dtype.kind in "fc":
+                    return record2(cls, fwd(ad, bd), input, other)
+            elif (type(other) is float or type(other) is int) and ad.dtype.kind == "f":
+                # a float tensor and a Python number: numpy keeps the tensor's dtype, as torch
+                return record1(scalar_cls, fwd_scalar(ad, other), input, (other,))
         return slow(input, other, **kw)
     fn.__name__, fn.__doc__, fn.__wrapped__ = slow.__name__, slow.__doc__, slow
     return fn
@@ -328,6 +336,9 @@ def div(input, other, *, rounding_mode=None):
 @tensor_method("pow", "__pow__")
 def pow(input, exponent):  # noqa: A001 (torch's name)
     """``input ** exponent`` (PowBackward0 for a number exponent, PowBackward1 for a tensor)."""
+    if (type(exponent) is int or type(exponent) is float) and type(input) is Tensor \
+            and input._data.dtype.kind == "f":
+        return record1(PowScalar, PowScalar.forward(input._data, exponent), input, (exponent,))
     if not isinstance(input, Tensor):
         return _rpow(as_tensor_arg(exponent), input)
     if isinstance(exponent, Tensor) or type(exponent) not in _number:
@@ -355,9 +366,10 @@ for _names, _fn in ((("add", "__add__"), add), (("sub", "__sub__", "subtract"), 
                     (("div", "__truediv__", "divide", "true_divide"), div)):
     for _n in _names:
         setattr(Tensor, _n, _fn)
+Tensor.__radd__, Tensor.__rmul__ = add, mul  # both commute
 
 Tensor.__rpow__ = _rpow
-Tensor.__radd__ = lambda self, other: add(self, other)
+Tensor.__radd__ = lambda self, other: add(self, other)  # rebound below to the fast forms
 Tensor.__rmul__ = lambda self, other: mul(self, other)
 
 

@@ -29,6 +29,11 @@ class _MatmulBackward(Node):
         if a1 and b1:  # dot product: g is 0-d (one value per batch row when batched)
             g = xp.expand_dims(g, -1)
             return (g * b if n[0] is not None else None), (g * a if n[1] is not None else None)
+        if b1 and len(a_shape) == 2:
+            # matrix @ vector: written so that a batch of cotangents (B, n) makes one GEMM
+            ga = xp.expand_dims(g, -1) * b if n[0] is not None else None
+            gb = xp.matmul(g, a) if n[1] is not None else None
+            return ga, gb
         if a1:
             g = xp.expand_dims(g, -2)
         if b1:
