@@ -40,7 +40,8 @@ from . import autograd, cuda  # noqa: E402
 from .autograd.anomaly_mode import is_anomaly_enabled  # noqa: E402
 from ._dtypes import result_type as _result_type
 
-FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy names, kept for old tutorials
+from ._legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
+                            HalfTensor, IntTensor, LongTensor, ShortTensor)
 clip = clamp
 divide, multiply, subtract = div, mul, sub
 

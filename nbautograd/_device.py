@@ -40,8 +40,7 @@ class device:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, str):
-            other = device(other)
+        # torch 2.13: a device never equals a string (torch.device("cpu") == "cpu" is False)
         if not isinstance(other, device):
             return NotImplemented
         return self.type == other.type and self.index == other.index

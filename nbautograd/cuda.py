@@ -59,7 +59,8 @@ manual_seed_all = manual_seed
 def _require():
     cp = _cupy()
     if cp is None:
-        raise RuntimeError(f"Torch not compiled with CUDA enabled: {_STATE['why']}")
+        # torch's type and text, then why: a user should know what to install or check
+        raise AssertionError(f"Torch not compiled with CUDA enabled (nbautograd: {_STATE['why']})")
     return cp
 
 

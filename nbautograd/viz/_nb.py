@@ -202,6 +202,9 @@ class NbAdapter:
     @staticmethod
     def input_meta(consumer, slot: int) -> dict:
         """Shape (and dtype) of the consumer's input ``slot``, when the node recorded it."""
+        if slot == 0 and "self_sym_sizes" in getattr(type(consumer), "param_names", ()):
+            sizes = consumer._params[type(consumer).param_names.index("self_sym_sizes")]
+            return {"shape": tuple(sizes)}   # reductions keep their input's shape
         red = getattr(consumer, "_reduce", None)
         if red is not None and slot < len(red) and red[slot] is not None:
             shape, npd = red[slot]

@@ -162,7 +162,8 @@ class Recording:
         outputs = {}
         for k, (ref, frozen) in self._outputs.items():
             t = ref()
-            outputs[k] = t if t is not None else frozen
+            # an in-place op may since have moved the tensor onto a newer node
+            outputs[k] = t if t is not None and t.grad_fn is self._alive.get(k) else frozen
         out = dict(edge_grads=dict(self._grads_in), grad_out=dict(self._grad_out),
                    outputs=outputs, grads="recorded" if self._grads_in else "none")
         if self.errors:
@@ -176,22 +177,14 @@ class Recording:
         extra = [n for _, n in self.errors if n is not None]
         return list(self._ops) + extra
 
-    def roots(self) -> list:
-        """The recorded ops nothing recorded consumed: the tips of the recorded graph, as their
-        output tensors (alive, or as recorded)."""
+    def tips(self) -> list:
+        """The recorded op nodes nothing recorded consumed: the outputs of the recording."""
         used = set()
         for n in self._ops:
             for m in getattr(n, "_next", ()):
                 if m is not None:
                     used.add(id(m))
-        out = []
-        for n in self._ops:
-            if id(n) in used:
-                continue
-            ref, frozen = self._outputs.get(id(n), (lambda: None, None))
-            t = ref()
-            out.append((n, t if t is not None and t.grad_fn is n else frozen))
-        return out
+        return [n for n in self._ops if id(n) not in used]
 
     def __repr__(self) -> str:
         return (f"Recording(ops={len(self._ops)}, backward_calls={self.backward_calls}, "

@@ -46,10 +46,9 @@ def chain(renderer: str | None = None) -> list[str]:
     first = (renderer or os.environ.get(ENV) or "wasm").strip().lower()
     if first not in RENDERERS:
         raise ValueError(f"unknown renderer {first!r}; expected one of {', '.join(RENDERERS)}")
-    order = [first] + [r for r in ("wasm", "dot") if r != first]
-    if "text" in order:
-        order.remove("text")
-    return order + ["text"]
+    if first == "text":
+        return ["text"]
+    return [first] + [r for r in ("wasm", "dot") if r != first] + ["text"]
 
 
 def normalize_svg(svg: str) -> str:

@@ -42,13 +42,16 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
              start_nodes: Iterable = (), outputs: Mapping[int, Any] | None = None,
              edge_grads: Mapping | None = None, grad_out: Mapping | None = None,
              grads: str = "none", error: BaseException | str | None = None,
-             failed_node=None, source: str | None = None) -> GraphSnapshot:
+             failed_node=None, source: str | None = None, extra_tensors: Iterable = (),
+             tensor_ids: dict | None = None, root_nodes: Iterable = ()) -> GraphSnapshot:
     """Build the snapshot of the graph behind ``roots`` (and ``start_nodes``).
 
     ``outputs`` maps ``id(node)`` to a tensor known to be that node's output (a recording's);
     ``edge_grads`` maps ``(id(node), slot)`` and ``grad_out`` maps ``id(node)`` to gradient
     summaries; ``error``/``failed_node`` mark where a backward raised (the node is found from
-    the error text when not given).
+    the error text when not given). ``extra_tensors`` are drawn if they belong to the graph;
+    ``tensor_ids``, if given, is filled with ``{id(tensor object): tensor id}``.
+    ``root_nodes`` are nodes whose outputs count as roots (a recording's tips).
     """
     roots = list(roots)
     if adapter is None:
@@ -58,13 +61,16 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
     grad_out = grad_out or {}
 
     # --- 1. walk: every node reachable from the starting points, with an explicit stack ---
+    extra_root_nodes = list(root_nodes)
     starts, root_nodes = [], []
     for t in roots:
         n = adapter.grad_fn(t) or adapter.leaf_node(t)
         root_nodes.append(n)
         if n is not None:
             starts.append(n)
+    starts.extend(extra_root_nodes)
     starts.extend(start_nodes)
+    root_set = {id(n) for n in root_nodes + extra_root_nodes if n is not None}
     nodes: dict[int, Any] = {}
     ins: dict[int, tuple] = {}
     stack = list(reversed(starts))
@@ -102,6 +108,9 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
     for t in roots:
         offer(t)
     for t in keep_named:
+        offer(t)
+    extra_tensors = list(extra_tensors)
+    for t in extra_tensors:
         offer(t)
     saved_raw = {k: adapter.saved(n) for k, n in nodes.items()}
     for n in order:
@@ -146,8 +155,7 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
         if adapter.is_leaf_node(n):
             kind, op = "leaf", "leaf"
         else:
-            kind, op = ("output" if t is not None and id(t) in is_root else "intermediate"), \
-                op_label(adapter.name(n))
+            kind, op = ("output" if k in root_set else "intermediate"), op_label(adapter.name(n))
         if t is not None and id(t) in tensor_key:
             node_tensor[k] = tensor_key[id(t)]
             continue
@@ -221,7 +229,11 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
         for slot, m in enumerate(ins[k]):
             if m is not None:
                 edges.append(EdgeInfo(nid[id(m)], nid[k], slot, edge_grads.get((k, slot))))
-    root_ids = tuple(dict.fromkeys(tid[tensor_key[id(t)]] for t in roots if id(t) in tensor_key))
+    if tensor_ids is not None:
+        tensor_ids.update((k, tid[i]) for k, i in tensor_key.items())
+    root_ids = [tid[tensor_key[id(t)]] for t in roots if id(t) in tensor_key]
+    root_ids += [own[id(n)] for n in extra_root_nodes if id(n) in own]
+    root_ids = tuple(dict.fromkeys(root_ids))
     return GraphSnapshot(tensors=tuple(tensors), nodes=tuple(infos), edges=tuple(edges),
                          roots=root_ids, error=message, failed=failed_id,
                          source=source or adapter.source, grads=grads)

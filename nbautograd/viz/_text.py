@@ -10,7 +10,7 @@ last rendering fallback when no Graphviz can run.
 >>> print(to_text(snapshot([x * x], {"x": x})))
 graph: 2 backward nodes, 2 tensors
 x = leaf  () float32  data=3
-mul = MulBackward0(x, x)  () float32  saved: self, other  [output]
+mul = MulBackward0(x, x)  () float32  data=9  saved: self, other  [output]
 """
 from __future__ import annotations
 
