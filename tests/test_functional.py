@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import nbautograd as nb  # noqa: E402
 from oracle import A, flatten_outputs, make_inputs, materialize, to_np  # noqa: E402
-from test_ops_vs_torch import BINARY, FIXED, UNARY  # noqa: E402
+from test_ops_vs_torch import BINARY, FIXED, SMOOTH_REDUCE, UNARY  # noqa: E402
 
 F64 = "float64"
 
@@ -160,13 +160,22 @@ def test_jacobian_rows_yield_one_hot_and_rows():
     assert x.grad is None
 
 
-SMOOTH = [c for c in FIXED if c.smooth] + [u for u in UNARY if u.smooth]
+def _specs(case):
+    if hasattr(case, "specs"):
+        return case.specs
+    if hasattr(case, "b"):  # binary: broadcasting shapes
+        return [A((2, 3), case.a[0], case.a[1], nonzero_min=case.a[2]),
+                A((3,), case.b[0], case.b[1], nonzero_min=case.b[2])]
+    return [A((2, 3), case.lo, case.hi, nonzero_min=case.nonzero_min)]
+
+
+SMOOTH = ([c for c in FIXED if c.smooth] + list(SMOOTH_REDUCE) + [u for u in UNARY if u.smooth]
+          + [b for b in BINARY if b.smooth])
 
 
 @pytest.mark.parametrize("case", SMOOTH, ids=lambda c: c.id)
 def test_gradgradcheck_smooth_ops(case):
-    specs = getattr(case, "specs", None) or [A((2, 3), case.lo, case.hi,
-                                               nonzero_min=case.nonzero_min)]
+    specs = _specs(case)
     arrays, rg = materialize(specs, F64, seed=3)
     ins = make_inputs(nb, arrays, rg)
 
