@@ -135,6 +135,10 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     except BaseException as err:
         if listening:
             _events.emit(_events.EngineError(err, node))
+            try:
+                err._nbautograd_reported = True  # the API wrapper must not report it again
+            except AttributeError:
+                pass
         if STATE.anomaly and node is not None:
             from .autograd.anomaly_mode import report_failure  # noqa: PLC0415
             report_failure(node)

@@ -160,7 +160,10 @@ class Tensor:
                 msg = "only Tensors of floating point and complex dtype can require gradients"
             else:
                 msg = "only Tensors of floating point dtype can require gradients"
-            raise RuntimeError(msg)
+            err = RuntimeError(msg)
+            if _events.LISTENERS:
+                _events.emit(_events.EngineError(err, None))
+            raise err
         if value and self._inference and not STATE.inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside "
                                "InferenceMode is not allowed.")

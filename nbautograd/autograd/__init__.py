@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import _events
 from .._backend import array_namespace
 from .._engine import run_backward
 from .._grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
@@ -92,6 +93,23 @@ def _check_requires_grad(outputs: tuple) -> None:
                                "a grad_fn")
 
 
+def _reports_errors(fn):
+    """Errors raised by the API's own checks reach the event listeners too (the views show
+    them), not only those raised inside the backward pass."""
+    import functools  # noqa: PLC0415
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            if _events.LISTENERS and not getattr(e, "_nbautograd_reported", False):
+                _events.emit(_events.EngineError(e, None))
+            raise
+    return wrapper
+
+
+@_reports_errors
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
     """Accumulate the gradients of ``tensors`` into the leaves' ``.grad``.
@@ -148,6 +166,7 @@ def _run_capture(outputs, grads, inputs, retain_graph, create_graph, batch: int 
                         accumulate=False, batch=batch)
 
 
+@_reports_errors
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
          materialize_grads: bool = False):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._backend import array_namespace
-from .optimizer import Optimizer, _arr, _lerp_, _state_tensor, _to_scalar
+from .optimizer import Optimizer, _arr, _fma, _lerp_, _state_tensor, _to_scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -101,11 +101,11 @@ class Adam(Optimizer):
                         d *= t(1 - lr * weight_decay)
                         p._bump_version()
                     else:
-                        g = g + t(weight_decay) * d
+                        g = _fma(d, t(weight_decay), g)
                 m, v = _arr(state["exp_avg"]), _arr(state["exp_avg_sq"])
                 _lerp_(m, g, 1 - beta1)
                 v *= t(beta2)
-                v += (t(1 - beta2) * g) * g
+                v[...] = _fma(t(1 - beta2) * g, g, v)
                 state["exp_avg"]._bump_version()
                 state["exp_avg_sq"]._bump_version()
                 step = float(step_t._data)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .._backend import array_namespace
 from .._grad_mode import enable_grad
 from .._tensor import Tensor
 from ..nn.modules.module import RemovableHandle, typename
@@ -61,14 +62,29 @@ def _state_tensor(data) -> Tensor:
     return t
 
 
+def _fma(a, b, c):
+    """``a * b + c`` rounded once, like the fused multiply-add torch's CPU kernels use for
+    ``add(alpha=)``, ``addcmul`` and ``lerp``. For float32/float16 the float64 product is exact,
+    so one rounding of the float64 sum gives the fused result; float64 keeps two roundings."""
+    dt = c.dtype if hasattr(c, "dtype") else a.dtype
+    if dt.itemsize >= 8:
+        return a * b + c
+    xp = array_namespace(a) if hasattr(a, "dtype") else array_namespace(c)
+    f64 = xp.float64
+    a64 = a.astype(f64) if hasattr(a, "astype") else f64(a)
+    b64 = b.astype(f64) if hasattr(b, "astype") else f64(b)
+    c64 = c.astype(f64) if hasattr(c, "astype") else f64(c)
+    return (a64 * b64 + c64).astype(dt)
+
+
 def _lerp_(a, b, weight) -> None:
     """``a.lerp_(b, weight)`` in ``a``'s precision, with torch's two formulas (the one chosen by
-    ``|weight| < 0.5`` keeps the result exact at both ends)."""
+    ``|weight| < 0.5`` keeps the result exact at both ends), fused as torch fuses them."""
     w = a.dtype.type(weight)
     if abs(w) < 0.5:
-        a += w * (b - a)
+        a[...] = _fma(w, b - a, a)
     else:
-        a[...] = b - (b - a) * (a.dtype.type(1) - w)
+        a[...] = _fma(w - a.dtype.type(1), b - a, b)
 
 
 def _wrap_step(step: Callable) -> Callable:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._backend import array_namespace
-from .optimizer import Optimizer, _arr, _lerp_, _state_tensor, _to_scalar
+from .optimizer import Optimizer, _arr, _fma, _lerp_, _state_tensor, _to_scalar
 
 __all__ = ["RMSprop"]
 
@@ -92,16 +92,16 @@ class RMSprop(Optimizer):
                 _arr(state["step"])[...] += 1
                 state["step"]._bump_version()
                 if weight_decay != 0:
-                    g = g + t(weight_decay) * d
+                    g = _fma(d, t(weight_decay), g)
                 v = _arr(state["square_avg"])
                 v *= t(alpha)
-                v += (t(1 - alpha) * g) * g
+                v[...] = _fma(t(1 - alpha) * g, g, v)
                 state["square_avg"]._bump_version()
                 if centered:
                     ga = _arr(state["grad_avg"])
                     _lerp_(ga, g, 1 - alpha)
                     state["grad_avg"]._bump_version()
-                    avg = xp.sqrt(v + (t(-1) * ga) * ga)
+                    avg = xp.sqrt(_fma(-ga, ga, v))
                 else:
                     avg = xp.sqrt(v)
                 avg += t(eps)
@@ -110,7 +110,7 @@ class RMSprop(Optimizer):
                     buf *= t(momentum)
                     buf += g / avg
                     state["momentum_buffer"]._bump_version()
-                    d += t(-lr) * buf
+                    d[...] = _fma(buf, t(-lr), d)
                 else:
                     d += (t(-lr) * g) / avg
                 p._bump_version()

@@ -12,13 +12,13 @@ The update is torch's single-tensor implementation, written on the parameters' a
 ...     opt.zero_grad(); (w ** 2).sum().backward(); opt.step()
 >>> w
 Parameter containing:
-tensor([0.6200], requires_grad=True)
+tensor([0.4600], requires_grad=True)
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from .optimizer import Optimizer, _arr, _state_tensor, _to_scalar
+from .optimizer import Optimizer, _arr, _fma, _state_tensor, _to_scalar
 
 __all__ = ["SGD"]
 
@@ -75,7 +75,7 @@ class SGD(Optimizer):
                 if group["maximize"]:
                     g = -g
                 if weight_decay != 0:
-                    g = g + t(weight_decay) * d
+                    g = _fma(d, t(weight_decay), g)
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
@@ -84,9 +84,9 @@ class SGD(Optimizer):
                     else:
                         b = _arr(buf)
                         b *= t(momentum)
-                        b += t(1 - dampening) * g
+                        b[...] = _fma(g, t(1 - dampening), b)
                         buf._bump_version()
-                    g = g + t(momentum) * buf._data if nesterov else buf._data
-                d += t(-lr) * g
+                    g = _fma(buf._data, t(momentum), g) if nesterov else buf._data
+                d[...] = _fma(g, t(-lr), d)
                 p._bump_version()
         return loss

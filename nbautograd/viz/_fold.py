@@ -124,7 +124,7 @@ def fold(snap: GraphSnapshot) -> GraphSnapshot:
                 if [_signature(b + j, b, p, ops, pos, ins) for j in range(p)] != sig0:
                     break
                 r += 1
-            if r >= MIN_REPEATS and (best is None or r * p > best[1] * best[2]):
+            if r >= MIN_REPEATS and (best is None or r * p > best[0] * best[1]):
                 best = (p, r)
             if best is not None and p > best[0] and best[0] * best[1] >= m - i:
                 break
@@ -167,7 +167,8 @@ def _apply_folds(snap: GraphSnapshot, ops: list, runs: list) -> GraphSnapshot:
         b = owner.get(e.consumer, e.consumer)
         if a == b or a in hidden_t:
             continue
-        key = (a, b, e.kind)
+        # parallel edges into or out of a fold merge into one (with a count); others stay
+        key = (a, b, e.kind) if (a != e.input or b != e.consumer) else (a, b, e.kind, e.slot)
         old = merged.get(key)
         if old is None:
             merged[key] = replace(e, input=a, consumer=b)
@@ -213,7 +214,9 @@ def trim(snap: GraphSnapshot, max_nodes: int, show_saved: bool = False) -> Graph
     if not dropped:
         return snap
     dropped_set = set(dropped)
-    dropped_nodes = tuple(n.id for n in snap.nodes if n.id in dropped_set)
+    dropped_nodes = [n.id for n in snap.nodes if n.id in dropped_set]
+    dropped_nodes += [m for f in snap.folds if f.id in dropped_set for m in f.members]
+    dropped_nodes = tuple(sorted(dropped_nodes, key=lambda i: int(i[1:])))
     more = FoldInfo("more", 0, (), dropped_nodes,
                     tuple(t.id for t in snap.tensors
                           if t.node in dropped_set or t.id in dropped_set))
@@ -223,7 +226,7 @@ def trim(snap: GraphSnapshot, max_nodes: int, show_saved: bool = False) -> Graph
         b = "more" if e.consumer in dropped_set else e.consumer
         if b == "more":
             continue
-        key = (a, b, e.kind)
+        key = (a, b, e.kind) if a == "more" else (a, b, e.kind, e.slot)
         old = merged.get(key)
         merged[key] = replace(e, input=a) if old is None else replace(
             old, grad=None, count=old.count + e.count)
@@ -235,6 +238,5 @@ def trim(snap: GraphSnapshot, max_nodes: int, show_saved: bool = False) -> Graph
                    folds=tuple(f for f in snap.folds if f.id not in dropped_set) + (more,),
                    tensors=tuple(t for t in snap.tensors if t.id not in hidden_t),
                    edges=tuple(merged.values()), elided=snap.elided + (line,),
-                   hidden=len(dropped_nodes) + sum(len(f.members) for f in snap.folds
-                                                   if f.id in dropped_set),
+                   hidden=len(dropped_nodes),
                    failed=snap.failed if snap.failed not in dropped_set else None)

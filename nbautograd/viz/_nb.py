@@ -156,9 +156,14 @@ class NbAdapter:
             return _custom_saved(n)
         arg_names = tuple(getattr(n, "arg_names", ()))
         saved, saved_t, ver = n._saved, n._saved_t, n._ver
-        if saved is None:  # released: only the declared slots are left to tell what was there
+        if saved is None:  # released: work out what was saved the way record() chose it
+            save, nxt = type(n).save, n._next
+            if len(save) == len(nxt):
+                need = {i for k, e in enumerate(nxt) if e is not None for i in save[k]}
+            else:
+                need = set(n._save_all)
             out = []
-            for p in sorted(n._save_all, key=lambda p: (p == OUT, p)):
+            for p in sorted(need, key=lambda p: (p == OUT, p)):
                 nm = "result" if p == OUT else (arg_names[p] if p < len(arg_names)
                                                 else f"input{p}")
                 out.append(RawSaved(nm, freed=True, slot=None if p == OUT else p))

@@ -21,6 +21,7 @@ Recording(ops=1, backward_calls=1, errors=0)
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from .. import _events
 from .._backend import to_host
 from ._html import GradLedger, LedgerEntry
-from ._nb import FrozenTensor
+from ._nb import NB, FrozenTensor
 from ._values import summarize
 
 
@@ -65,6 +66,7 @@ class Recording:
         self._ledgers: dict[int, tuple] = {}  # id(leaf) -> (weakref leaf, [LedgerEntry])
         self.backward_calls = 0
         self.errors: list[tuple[str, Any]] = []  # (message, node or None)
+        self._saved: dict[int, list] = {}  # id(node) -> [(RawSaved without tensor, weakref)]
         self._sub = None
 
     # --- the subscription ---------------------------------------------------------------------
@@ -97,6 +99,11 @@ class Recording:
         node = e.node
         self._ops.append(node)
         self._alive[id(node)] = node
+        # what the node saved, for after backward frees it (names, shapes, which constants);
+        # tensors weakly: a recording must not keep a training loop's activations alive
+        self._saved[id(node)] = [(replace(s, tensor=None),
+                                  None if s.tensor is None else weakref.ref(s.tensor))
+                                 for s in NB.saved(node)]
         t = e.output() if callable(e.output) else e.output
         if t is not None:
             frozen = FrozenTensor(tuple(t._data.shape), t.dtype._name, str(t.device),
@@ -165,12 +172,18 @@ class Recording:
             # an in-place op may since have moved the tensor onto a newer node
             outputs[k] = t if t is not None and t.grad_fn is self._alive.get(k) else frozen
         out = dict(edge_grads=dict(self._grads_in), grad_out=dict(self._grad_out),
-                   outputs=outputs, grads="recorded" if self._grads_in else "none")
+                   outputs=outputs, grads="recorded" if self._grads_in else "none",
+                   recorded_saved=self.saved_info())
         if self.errors:
             msg, node = self.errors[-1]
             out["error"] = msg
             out["failed_node"] = node
         return out
+
+    def saved_info(self) -> dict:
+        """``{id(node): [RawSaved]}`` as the nodes were when recorded (tensors still alive)."""
+        return {k: [replace(s, tensor=None if ref is None else ref()) for s, ref in v]
+                for k, v in self._saved.items()}
 
     def graph_nodes(self) -> list:
         """The recorded op nodes (tape order) and the node that failed, if any."""

@@ -19,6 +19,7 @@ TensorInfo, labelled by its op, with whatever the node knows (a saved result, a 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 from ._model import BackwardInfo, EdgeInfo, GraphSnapshot, SavedInfo, TensorInfo
@@ -43,7 +44,8 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
              edge_grads: Mapping | None = None, grad_out: Mapping | None = None,
              grads: str = "none", error: BaseException | str | None = None,
              failed_node=None, source: str | None = None, extra_tensors: Iterable = (),
-             tensor_ids: dict | None = None, root_nodes: Iterable = ()) -> GraphSnapshot:
+             tensor_ids: dict | None = None, root_nodes: Iterable = (),
+             recorded_saved: Mapping | None = None) -> GraphSnapshot:
     """Build the snapshot of the graph behind ``roots`` (and ``start_nodes``).
 
     ``outputs`` maps ``id(node)`` to a tensor known to be that node's output (a recording's);
@@ -51,7 +53,8 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
     summaries; ``error``/``failed_node`` mark where a backward raised (the node is found from
     the error text when not given). ``extra_tensors`` are drawn if they belong to the graph;
     ``tensor_ids``, if given, is filled with ``{id(tensor object): tensor id}``.
-    ``root_nodes`` are nodes whose outputs count as roots (a recording's tips).
+    ``root_nodes`` are nodes whose outputs count as roots (a recording's tips);
+    ``recorded_saved`` (``{id(node): [RawSaved]}``) tells what freed nodes had saved.
     """
     roots = list(roots)
     if adapter is None:
@@ -113,6 +116,9 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
     for t in extra_tensors:
         offer(t)
     saved_raw = {k: adapter.saved(n) for k, n in nodes.items()}
+    for k, entries in (recorded_saved or {}).items():
+        if k in nodes and not adapter.is_leaf_node(nodes[k]) and adapter.freed(nodes[k]):
+            saved_raw[k] = [replace(s, freed=True, version=None) for s in entries]
     for n in order:
         for t in adapter.retained(n):
             offer(t)

@@ -36,6 +36,11 @@ def _host(t):
         return None
 
 
+# which input a saved tensor came from, by torch's argument names (for constants' edges)
+_SLOT = {"self": 0, "input": 0, "other": 1, "exponent": 1, "mat2": 1, "vec": 1, "weight": 1,
+         "tensor1": 1, "tensor2": 2, "bias": 2}
+
+
 def _saved_order(name: str) -> tuple:
     # torch lists attributes alphabetically; show inputs in argument order as nbautograd does
     return (name == "result", name != "self", name)
@@ -140,7 +145,8 @@ class TorchAdapter:
                 continue
             if isinstance(v, torch.Tensor):
                 out.append(RawSaved(nm, v, tuple(v.shape), dtype_name(v.dtype), False, None,
-                                    int(v._version)))
+                                    int(v._version), None if nm == "result" else
+                                    _SLOT.get(nm, 0)))
             elif isinstance(v, (tuple, list)) and v and all(isinstance(x, torch.Tensor)
                                                             for x in v):
                 out.extend(RawSaved(f"{nm}[{i}]", x, tuple(x.shape), dtype_name(x.dtype), False,

@@ -153,7 +153,7 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
     start_nodes: list = []
     for rec in recs:
         ann = rec.annotations()
-        for key in ("edge_grads", "grad_out", "outputs"):
+        for key in ("edge_grads", "grad_out", "outputs", "recorded_saved"):
             kwargs.setdefault(key, {}).update(ann[key])
         if ann["grads"] == "recorded":
             kwargs["grads"] = "recorded"
