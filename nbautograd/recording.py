@@ -42,6 +42,7 @@ class OpRecord:
     filename: str = ""
     lineno: int = 0
     source: str = ""                # the source text of that line, stripped
+    expression: str = ""            # the sub-expression that made it (e.g. "x**2"), if known
 
 
 @dataclass
@@ -159,10 +160,10 @@ class Recording:
     def _on_op(self, ev: _events.OpRecorded) -> None:
         node = ev.node
         out = ev.output()
-        filename, lineno, source = _user_frame()
+        filename, lineno, source, expr = _user_frame()
         self.ops.append(OpRecord(node._seq, node.name(), weakref.ref(node), ev.output,
                                  tuple(out.shape) if out is not None else (), filename, lineno,
-                                 source))
+                                 source, expr))
 
     def _on_backward_started(self, ev: _events.BackwardStarted) -> None:
         grads = [None if g is None else _snapshot(g) for g in ev.gradients]
@@ -266,16 +267,31 @@ def _is_implicit_one(g, t) -> bool:
 
 
 def _user_frame() -> tuple:
-    """The innermost frame outside nbautograd: the user's line that created the op."""
+    """The innermost frame outside nbautograd: the user's file, line, line text and the exact
+    sub-expression being evaluated (from the instruction's column span, Python >= 3.11)."""
     f = sys._getframe(2)
     while f is not None:
         fn = f.f_code.co_filename
         if not os.path.abspath(fn).startswith(_PACKAGE_DIR + os.sep) and \
                 "contextlib" not in fn:
-            line = linecache.getline(fn, f.f_lineno, f.f_globals).strip()
-            return fn, f.f_lineno, line
+            line = linecache.getline(fn, f.f_lineno, f.f_globals)
+            return fn, f.f_lineno, line.strip(), _expression(f, fn)
         f = f.f_back
-    return "", 0, ""
+    return "", 0, "", ""
+
+
+def _expression(frame, filename: str) -> str:
+    positions = getattr(frame.f_code, "co_positions", None)
+    if positions is None:  # Python 3.10: no column information
+        return ""
+    try:
+        start, end, col, end_col = list(positions())[frame.f_lasti // 2]
+    except (IndexError, ValueError):
+        return ""
+    if None in (start, end, col, end_col) or start != end:
+        return ""
+    line = linecache.getline(filename, start, frame.f_globals)
+    return line.encode()[col:end_col].decode(errors="replace").strip()
 
 
 # --- errors explained --------------------------------------------------------------------------
