@@ -97,3 +97,14 @@ for _name in ("neg", "negative", "abs", "absolute", "exp", "exp2", "expm1", "log
 import builtins  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nbautograd``: register the ``%%autograd`` magics (IPython imported here)."""
+    from .notebook.magics import load_ipython_extension as load  # noqa: PLC0415
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    from .notebook.magics import unload_ipython_extension as unload  # noqa: PLC0415
+    unload(ipython)

@@ -38,6 +38,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     collected and returned (``autograd.grad``), and nothing else is written. With ``batch``
     every gradient has a leading dim of that size: ``batch`` cotangents flow through one pass.
     """
+    __tracebackhide__ = True
     listening = bool(_events.LISTENERS)
     if listening:
         _events.emit(_events.BackwardStarted(tuple(roots), retain_graph, create_graph,

@@ -252,6 +252,7 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
                  inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (scaled by ``gradient``)."""
+        __tracebackhide__ = True  # IPython shows the user's line, not the engine's frames
         from .autograd import backward  # noqa: PLC0415
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

@@ -36,6 +36,7 @@ def _as_tuple(x) -> tuple:
 
 def _make_grads(outputs: tuple, grads: tuple, create_graph: bool, batched: bool = False):
     """The initial gradients: given ones checked against their outputs, or implicit ones."""
+    __tracebackhide__ = True
     out = []
     for i, (t, g) in enumerate(zip(outputs, grads)):
         if g is None:
@@ -85,6 +86,7 @@ def _make_grads(outputs: tuple, grads: tuple, create_graph: bool, batched: bool 
 
 
 def _check_requires_grad(outputs: tuple) -> None:
+    __tracebackhide__ = True
     for i, t in enumerate(outputs):
         if not isinstance(t, Tensor):
             raise TypeError(f"backward() expects Tensors, got {type(t).__name__}")
@@ -100,6 +102,7 @@ def _reports_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # IPython shows the user's line, not the engine's frames
         try:
             return fn(*args, **kwargs)
         except Exception as e:
@@ -119,6 +122,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     >>> torch.autograd.backward(x * x); x.grad
     tensor(4.)
     """
+    __tracebackhide__ = True
     outputs = _as_tuple(tensors)
     if not outputs:
         raise RuntimeError("backward() expects at least one tensor")
@@ -156,6 +160,7 @@ def _node_of(t: Tensor):
 
 
 def _run_capture(outputs, grads, inputs, retain_graph, create_graph, batch: int = 0):
+    __tracebackhide__ = True
     for t in inputs:
         if not isinstance(t, Tensor):
             raise TypeError("inputs must be Tensors")
@@ -177,6 +182,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     >>> torch.autograd.grad(x ** 2, x)
     (tensor(6.),)
     """
+    __tracebackhide__ = True
     if allow_unused is None:
         allow_unused = materialize_grads
     if materialize_grads and allow_unused is False:
