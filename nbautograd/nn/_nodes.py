@@ -17,12 +17,12 @@ tensor([[3., 3., 3.]], grad_fn=<AddmmBackward0>)
 """
 from __future__ import annotations
 
-from .._node import Node, op
+from .._node import OUT, Node, op
 from .._tensor import wrap
 
 __all__ = ["AddmmBackward0", "NllLossBackward0", "NllLoss2DBackward0", "MseLossBackward0",
            "BinaryCrossEntropyBackward0", "BinaryCrossEntropyWithLogitsBackward0",
-           "LeakyReluBackward0", "DivBackward1"]
+           "LeakyReluBackward0", "LeakyReluBackward1", "DivBackward1"]
 
 
 def _const(xp, a):
@@ -180,6 +180,25 @@ class LeakyReluBackward0(Node):
     def vjp(self, xp, g, x, out):
         slope = self._params[0]
         return (xp.where(x > 0, g, g * slope),)
+
+
+@op
+class LeakyReluBackward1(Node):
+    """In-place ``leaky_relu_``: torch saves the result (its sign is the input's sign)."""
+    arg_names = ("self",)
+    save = ((OUT,),)
+    param_names = ("negative_slope",)
+
+    def vjp(self, xp, g, x, out):
+        slope = self._params[0]
+        if slope < 0:  # the saved result no longer tells the input's sign
+            raise RuntimeError(
+                "In-place leakyReLu backward calculation is triggered with a negative slope "
+                "which is not supported. This is caused by calling in-place forward function "
+                "with a negative slope, please call out-of-place version instead. File an issue "
+                "at https://github.com/pytorch/pytorch if you do require supporting in-place "
+                "leakRelu backward calculation with negative slope")
+        return (xp.where(out > 0, g, g * slope),)
 
 
 @op

@@ -40,7 +40,12 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def relu_(input: Tensor) -> Tensor:
-    """In-place :func:`relu`."""
+    """In-place :func:`relu`.
+
+    >>> import nbautograd as torch
+    >>> torch.nn.functional.relu_(torch.tensor([-1., 2.]))
+    tensor([0., 2.])
+    """
     return input.relu_()
 
 
@@ -52,24 +57,34 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     tensor([-0.1000,  2.0000])
     """
     if inplace:
-        return input._inplace(lambda s: _leaky(s, negative_slope), saves_self=True)
-    return _leaky(input, negative_slope)
+        return input._inplace(lambda s: _leaky(s, negative_slope, _nodes.LeakyReluBackward1))
+    return _leaky(input, negative_slope, _nodes.LeakyReluBackward0)
 
 
-def _leaky(input: Tensor, negative_slope: float) -> Tensor:
+def _leaky(input: Tensor, negative_slope: float, node_cls) -> Tensor:
     d = input._data
     xp = array_namespace(d)
     out = xp.where(d > 0, d, d * d.dtype.type(negative_slope)).astype(d.dtype, copy=False)
-    return record(_nodes.LeakyReluBackward0, out, (input,), (negative_slope,))
+    return record(node_cls, out, (input,), (negative_slope,))
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))`` elementwise."""
+    """``1 / (1 + exp(-x))`` elementwise.
+
+    >>> import nbautograd as torch
+    >>> torch.nn.functional.sigmoid(torch.tensor([0.]))
+    tensor([0.5000])
+    """
     return input.sigmoid()
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent elementwise."""
+    """Hyperbolic tangent elementwise.
+
+    >>> import nbautograd as torch
+    >>> torch.nn.functional.tanh(torch.tensor([0.]))
+    tensor([0.])
+    """
     return input.tanh()
 
 
@@ -94,7 +109,12 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype=None) -> Tensor:
-    """``x - logsumexp(x, dim)``: log-probabilities along ``dim``."""
+    """``x - logsumexp(x, dim)``: log-probabilities along ``dim``.
+
+    >>> import nbautograd as torch
+    >>> torch.nn.functional.log_softmax(torch.tensor([0., 0.]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
     if dim is None:
         dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
     return input.log_softmax(dim) if dtype is None else input.log_softmax(dim, dtype=dtype)
@@ -130,10 +150,8 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} "
                            f"and {b.shape[0]}x{b.shape[1]})")
     out_shape = (a.shape[0], b.shape[1])
-    try:
-        np.broadcast_shapes(c.shape, out_shape)
-    except ValueError:
-        raise _expand_error(c.shape, out_shape) from None
+    if c.shape != out_shape:
+        _check_expand(bias, out_shape)
     if c.dtype != a.dtype:
         raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                            f"{_legacy(bias.dtype)} and {_legacy(mat2.dtype)}")
@@ -146,17 +164,22 @@ def _addmm(bias: Tensor, mat1: Tensor, mat2: Tensor) -> Tensor:
     return record(_nodes.AddmmBackward0, out, (bias, mat1, mat2), (1, 1), reduce)
 
 
-def _expand_error(shape: tuple, target: tuple) -> RuntimeError:
-    # torch's expand message, for the first dimension that does not fit
-    nd = len(target)
-    padded = (1,) * (nd - len(shape)) + tuple(shape)
-    for i in range(nd - 1, -1, -1):
+def _check_expand(t: Tensor, target: tuple) -> None:
+    """Raise torch's ``expand`` error if ``t`` cannot be broadcast to ``target``."""
+    shape = tuple(t.shape)
+    if len(shape) > len(target):
+        sizes, dims = ", ".join(map(str, shape)), ", ".join(map(str, target))
+        raise RuntimeError(
+            f"expand({t.type()}{{[{sizes}]}}, size=[{dims}]): "
+            f"the number of sizes provided ({len(target)}) must be greater or equal to the "
+            f"number of dimensions in the tensor ({len(shape)})")
+    padded = (1,) * (len(target) - len(shape)) + shape
+    for i in range(len(target) - 1, -1, -1):
         if padded[i] != target[i] and padded[i] != 1:
-            return RuntimeError(
+            raise RuntimeError(
                 f"The expanded size of the tensor ({target[i]}) must match the existing size "
                 f"({padded[i]}) at non-singleton dimension {i}.  Target sizes: "
                 f"[{', '.join(map(str, target))}].  Tensor sizes: [{', '.join(map(str, shape))}]")
-    return RuntimeError("expand: shapes do not match")
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
@@ -257,7 +280,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     with np.errstate(all="ignore"):  # torch computes inf/nan silently
         diff = a.astype(rt.np, copy=False) - b.astype(rt.np, copy=False)
         out = _reduce_array(diff * diff, reduction, rt.np)
-    reduce = (_broadcast_reduce(input, out_shape, rt.np), _broadcast_reduce(target, out_shape, rt.np))
+    reduce = (_broadcast_reduce(input, out_shape, rt.np),
+              _broadcast_reduce(target, out_shape, rt.np))
     if reduce == (None, None):
         reduce = None
     numel = int(np.prod(out_shape))
@@ -564,7 +588,8 @@ def _cross_entropy_smoothed(input, target, weight, reduction, ignore_index, labe
     smooth = smooth.masked_fill(ignore_mask, 0.0)
     if reduction == "mean":
         if weight is not None:
-            ret = smooth.sum() / weight.gather(0, target.masked_select(~ignore_mask).flatten()).sum()
+            kept = target.masked_select(~ignore_mask).flatten()
+            ret = smooth.sum() / weight.gather(0, kept).sum()
         else:
             ret = smooth.sum() / (~ignore_mask).sum()
     elif reduction == "sum":
