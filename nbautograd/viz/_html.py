@@ -37,6 +37,28 @@ class LedgerEntry:
     added: np.ndarray | None = None  # what this step added into ``.grad`` (None for resets)
 
 
+_HOW = {"zero": "grad.zero_()", "fill": "grad.fill_()", "none": "grad = None", "set": "grad set"}
+
+
+def as_ledger_entries(entries) -> list[LedgerEntry]:
+    """Ledger entries from this module's ``LedgerEntry`` or from ``nbautograd.recording``'s
+    (``how``/``call``/``before``/``after``), or from its ``Ledger`` object."""
+    entries = getattr(entries, "entries", entries)
+    out = []
+    for e in entries:
+        if isinstance(e, LedgerEntry):
+            out.append(e)
+            continue
+        how = getattr(e, "how", "backward")
+        if how == "backward":
+            call = getattr(e, "call", None)
+            out.append(LedgerEntry("backward" if call is None else f"backward #{call + 1}",
+                                   e.after, e.added))
+        else:
+            out.append(LedgerEntry(_HOW.get(how, how), e.after, None))
+    return out
+
+
 def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 24) -> str:
     """A tiny inline SVG line chart of ``values`` (the last point marked).
 
@@ -64,15 +86,17 @@ def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 24) -
             f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="2.5" fill="#b91c1c"/></svg>')
 
 
-def ledger_html(entries: Sequence[LedgerEntry], name: str = "x") -> str:
+def ledger_html(entries, name: str = "x") -> str:
     """A table of ``name.grad`` after each step, what each step added, and a sparkline of
-    its value (its L2 norm for several elements) over the steps.
+    its value (its L2 norm for several elements) over the steps. ``entries``: LedgerEntry
+    items, or a ``nbautograd.recording`` Ledger (or its entries).
 
     >>> import numpy as np
     >>> "x.grad" in ledger_html([LedgerEntry("backward #1", np.array(1.0), np.array(1.0))])
     True
     """
     esc = _html.escape
+    entries = as_ledger_entries(entries)
     rows = [f'<tr><th style="{_TH}">#</th><th style="{_TH}">step</th>'
             f'<th style="{_TH}">{esc(name)}.grad</th><th style="{_TH}">added</th></tr>']
     for i, e in enumerate(entries, 1):

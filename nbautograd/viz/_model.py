@@ -121,7 +121,7 @@ class GraphSnapshot:
     error: str | None = None       # the message of the error backward raised, if any
     failed: str | None = None      # id of the node where it was raised
     source: str = "nbautograd"     # "nbautograd", "torch" or "recording"
-    grads: str = "none"            # where edge gradients come from: "recorded", "recomputed", "none"
+    grads: str = "none"            # edge gradients: "recorded", "recomputed" or "none"
     hidden: int = 0                # backward nodes left out entirely (max_nodes)
     _index: dict = field(default=None, init=False, compare=False, repr=False)
 

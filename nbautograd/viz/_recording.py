@@ -204,6 +204,52 @@ class Recording:
                 f"errors={len(self.errors)})")
 
 
+class SessionRecordingSource:
+    """Lets ``draw`` read a ``nbautograd.recording.Recording`` (the one the ``%%autograd``
+    magic and the widgets keep) like a viz Recording: its ops, outputs and errors. That
+    recording does not keep the gradients that flowed, so its edges carry none."""
+
+    def __init__(self, rec) -> None:
+        self.rec = rec
+
+    @staticmethod
+    def accepts(obj) -> bool:
+        try:
+            from ..recording import Recording as SessionRecording  # noqa: PLC0415
+        except ImportError:   # pragma: no cover - an nbautograd without that module
+            return False
+        return isinstance(obj, SessionRecording)
+
+    def _ops(self) -> list:
+        out = []
+        for op in self.rec.ops:
+            node = op.node()
+            if node is not None:
+                out.append((op, node))
+        return out
+
+    def annotations(self) -> dict:
+        outputs = {}
+        for op, node in self._ops():
+            t = op.output() if callable(op.output) else None
+            outputs[id(node)] = t if t is not None and t.grad_fn is node else \
+                FrozenTensor(tuple(op.shape), None, None, None)
+        out = dict(edge_grads={}, grad_out={}, outputs=outputs, grads="none", recorded_saved={})
+        if self.rec.errors:
+            err = self.rec.errors[-1]
+            out["error"] = f"{err.type}: {err.message}"
+            out["failed_node"] = err.node() if err.node is not None else None
+        return out
+
+    def graph_nodes(self) -> list:
+        return [node for _, node in self._ops()]
+
+    def tips(self) -> list:
+        nodes = self.graph_nodes()
+        used = {id(m) for n in nodes for m in getattr(n, "_next", ()) if m is not None}
+        return [n for n in nodes if id(n) not in used]
+
+
 _HANDLERS = {
     _events.OpRecorded: Recording._on_op,
     _events.BackwardStarted: Recording._on_started,

