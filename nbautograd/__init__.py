@@ -85,7 +85,7 @@ for _name in ("neg", "negative", "abs", "absolute", "exp", "exp2", "expm1", "log
               "index_select", "gather", "masked_fill", "narrow", "select", "flip", "eq", "ne",
               "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "logical_xor",
               "remainder", "fmod", "floor_divide", "masked_select", "detach", "numel",
-              "true_divide", "unflatten", "repeat_interleave"):
+              "true_divide", "unflatten", "repeat_interleave", "all", "any"):
     _unary_fn = getattr(getattr(Tensor, _name, None), "__name__", None)
     if _name in globals():
         continue

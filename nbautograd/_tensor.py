@@ -440,6 +440,7 @@ class Tensor:
             else:
                 self.grad_fn = res.grad_fn
                 self._rg = True
+                _adopt_saved_output(self, res)
 
 
 _node.Tensor = Tensor  # the recording fast paths build Tensors without importing this module
@@ -481,6 +482,18 @@ class _RetainGrad:
             else:
                 t._grad = t._grad + g if g.grad_fn is not None else wrap(t._grad._data + g._data)
         return None
+
+
+def _adopt_saved_output(t: "Tensor", res: "Tensor") -> None:
+    """An in-place op whose node saved its output (relu_, exp_, ...): the output now lives in
+    ``t``, so later in-place changes of ``t`` must invalidate it (as torch's version check does)."""
+    node = res.grad_fn
+    st = node._saved_t
+    if st and st[-1] is not None and st[-1] is res._vc:
+        node._saved_t = st[:-1] + (t._vc,)
+        ver = list(node._ver) if node._ver is not None else [0] * len(st)
+        ver[-1] = t._vc[0]
+        node._ver = tuple(ver)
 
 
 def _owned(a):

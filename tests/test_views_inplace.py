@@ -122,3 +122,31 @@ def test_modifying_a_saved_view_base_is_caught():
         return ok
     t, n = both(run)
     assert t == n
+
+
+@pytest.mark.parametrize("op", ["relu_", "exp_", "sigmoid_", "tanh_", "sqrt_"])
+def test_inplace_op_that_saves_its_output_then_modified_again(op):
+    def run(m):
+        x = m.tensor([0.5, 2.0], requires_grad=True)
+        y = x * 1
+        getattr(y, op)()
+        first = (y._version, type(y.grad_fn).__name__)
+        y.mul_(2)
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            return first, str(e)
+    t, n = both(run)
+    assert t == n
+
+
+@pytest.mark.parametrize("code", [
+    lambda m: m.tensor([True, False]).all(),
+    lambda m: m.tensor([[1, 0], [1, 1]]).any(1),
+    lambda m: m.tensor([1.0, 0.0]).all(dim=0),
+    lambda m: m.all(m.tensor([[True], [False]]), 1, keepdim=True),
+    lambda m: m.any(m.tensor([0, 0], dtype=m.uint8)),
+])
+def test_all_any(code):
+    t, n = both(code)
+    assert repr(t) == repr(n)

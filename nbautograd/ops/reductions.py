@@ -564,3 +564,26 @@ def log_softmax(input, dim=None, dtype=None):
     z = d - xp.max(d, axis=axis, keepdims=True)
     return record(LogSoftmaxBackward0, z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True)),
                   (input,), (axis,))
+
+
+def _logical_reduce(np_name: str):
+    def fn(input, dim=None, keepdim: bool = False):
+        d = input._data
+        xp = array_namespace(d)
+        if dim is None:
+            out = getattr(xp, np_name)(d)
+        else:
+            axes = dims_arg(dim, d.ndim)
+            out = getattr(xp, np_name)(d, axis=axes, keepdims=keepdim)
+        t = Tensor.__new__(Tensor)
+        t._data = out if d.dtype.kind != "u" else out.astype(d.dtype)  # torch keeps uint8
+        return t
+    fn.__name__ = np_name
+    fn.__doc__ = f"Whether {np_name} elements (along ``dim``) are nonzero; a bool tensor."
+    return fn
+
+
+all = _logical_reduce("all")  # noqa: A001 (torch's names)
+any = _logical_reduce("any")  # noqa: A001
+Tensor.all = all
+Tensor.any = any
