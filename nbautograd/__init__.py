@@ -108,3 +108,11 @@ def load_ipython_extension(ipython) -> None:
 def unload_ipython_extension(ipython) -> None:
     from .notebook.magics import unload_ipython_extension as unload  # noqa: PLC0415
     unload(ipython)
+
+
+def __getattr__(name: str):
+    # the notebook layers import graphviz/IPython/ipywidgets: load them only when asked for
+    if name in ("viz", "widgets", "notebook", "recording"):
+        import importlib  # noqa: PLC0415
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nbautograd' has no attribute '{name}'")

@@ -69,6 +69,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     prev_mode = STATE.enabled
     STATE.enabled = create_graph  # backward ops are recorded only to build a higher-order graph
     node = None
+    hop = False  # True once a gradient crossed devices: each node then takes g's namespace
     quiet = quiet_enter()  # torch computes inf/nan silently; so do we
     try:
         while heap:
@@ -76,8 +77,12 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
             g = buf.pop(node)
             if own:
                 own.pop(node, None)
-            if node._slow and node._pre_hooks:
-                g = _run_pre_hooks(node._pre_hooks, g)
+            if node._slow:
+                if node._pre_hooks:
+                    g = _run_pre_hooks(node._pre_hooks, g)
+                hop = hop or node._device_hop
+            if hop and not create_graph:
+                xp = _namespace_of(g, batch)
             if captured is not None and node in capture:
                 captured[node] = g
                 if type(node) is AccumulateGrad:
@@ -129,8 +134,11 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                     buf[edge] = old + gi
                     own[edge] = True
             if free and node._frees:
-                node._saved = node._saved_t = None
-                node._freed = True
+                if node._custom:
+                    node.release()  # custom Functions free their ctx.saved_tensors
+                else:
+                    node._saved = node._saved_t = None
+                    node._freed = True
                 if listening:
                     _events.emit(_events.SavedFreed(node))
     except BaseException as err:
@@ -153,6 +161,20 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
 
 
 _TENSOR_NS: list = []
+_BATCHED: dict = {}
+
+
+def _namespace_of(g, batch: int):
+    """The namespace for gradient ``g`` (after a device move, gradients of one backward pass
+    live on different devices)."""
+    xp = array_namespace(g)
+    if batch:
+        key = (id(xp), batch)
+        b = _BATCHED.get(key)
+        if b is None:
+            b = _BATCHED[key] = batched(xp, batch)
+        return b
+    return xp
 
 
 def _tensor_namespace():
@@ -208,7 +230,8 @@ def _reduce_to(xp, gi, spec):
 def _custom_batched(node, g, batch: int):
     """A custom Function's backward knows nothing of batches: run it once per cotangent."""
     rows = [node.apply_vjp(g[i], False) for i in range(batch)]
-    return tuple(None if rows[0][k] is None else np.stack([r[k] for r in rows])
+    return tuple(None if rows[0][k] is None else
+                 array_namespace(rows[0][k]).stack([r[k] for r in rows])
                  for k in range(len(rows[0])))
 
 
@@ -248,6 +271,10 @@ def _own(a, foreign: set, always: bool):
     # .grad must own its memory: later in-place updates (+=, zero_()) must not reach an array
     # the user passed in, a saved tensor, or a broadcast view.
     if isinstance(a, np.generic):
+        return a
+    if type(a) is not ndarray:  # a device array: CuPy's flags know no "writeable"
+        if always or id(a) in foreign or a.base is not None or not a.flags.c_contiguous:
+            return a.copy()
         return a
     if always or id(a) in foreign or a.base is not None or not a.flags.writeable \
             or not a.flags.c_contiguous:

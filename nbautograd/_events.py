@@ -22,6 +22,7 @@ class OpRecorded:
     """A differentiable op ran with recording on; ``node`` is the new grad_fn."""
     node: Any
     output: Any  # weak reference to the output tensor (the engine keeps no tensor alive)
+    inputs: tuple = ()  # weak references to the input tensors, in argument order
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class Node:
     _saved_t = ()         # the saved input tensors (and the output's version counter)
     _fresh_grads = False  # True when the vjp always returns newly made arrays (never g itself)
     _slow = False         # True when the engine must look closer: hooks, custom apply_vjp
+    _device_hop = False   # True (with _slow) for a node that moves its gradient to another device
     _output_nr = 0        # which output of torch's (multi-output) node this one stands for
     _wrapped_scalar_input = False
     metadata_dict = None
@@ -349,7 +350,8 @@ def _finish(node, t, inputs, params, reduce, nxt, out):
         from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
         remember_forward(node)
     if _events.LISTENERS:
-        _events.emit(_events.OpRecorded(node, weakref.ref(t)))
+        _events.emit(_events.OpRecorded(node, weakref.ref(t),
+                                        tuple(weakref.ref(x) for x in inputs)))
     return t
 
 
@@ -417,7 +419,7 @@ def record1(cls, out, x, params: tuple = ()):
     t.grad_fn = node
     t._rg = True
     if _SLOW[0]:
-        _slow_hooks(node, t)
+        _slow_hooks(node, t, (x,))
     return t
 
 
@@ -450,16 +452,17 @@ def record2(cls, out, a, b):
     t.grad_fn = node
     t._rg = True
     if _SLOW[0]:
-        _slow_hooks(node, t)
+        _slow_hooks(node, t, (a, b))
     return t
 
 
-def _slow_hooks(node, t) -> None:
+def _slow_hooks(node, t, inputs: tuple) -> None:
     if STATE.anomaly:
         from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
         remember_forward(node)
     if _events.LISTENERS:
-        _events.emit(_events.OpRecorded(node, weakref.ref(t)))
+        _events.emit(_events.OpRecorded(node, weakref.ref(t),
+                                        tuple(weakref.ref(x) for x in inputs)))
 
 
 # True while anomaly mode or an event listener is active: the fast paths check one flag.

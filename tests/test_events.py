@@ -79,3 +79,19 @@ def test_engine_imports_no_ui_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_op_recorded_carries_inputs_weakly():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    c = torch.tensor([3.0, 4.0])
+    ev = _record(lambda: (x + c, x.exp(), x * 2.0))
+    ops = [e for e in ev if isinstance(e, _events.OpRecorded)]
+    assert [[r() for r in e.inputs] for e in ops] == [[x, c], [x], [x]]
+
+
+def test_viz_is_a_lazy_attribute():
+    out = subprocess.run([sys.executable, "-c",
+                          "import sys, nbautograd as t; a = 'graphviz' in sys.modules; "
+                          "t.viz; print(a, 'graphviz' in sys.modules)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]

@@ -236,3 +236,20 @@ def test_gradcheck_reports_a_wrong_backward():
         nb.autograd.gradcheck(Wrong.apply, (x,))
     assert nb.autograd.gradcheck(Wrong.apply, (x,), raise_exception=False) is False
     assert nb.autograd.gradcheck(nb.sin, (x,))
+
+
+def test_function_node_info_freeing_and_events():
+    from nbautograd import _events
+    Square = _square(nb)
+    x = nb.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    with _events.subscribed(seen.append):
+        z = Square.apply(x, 1.0)
+    ops = [e for e in seen if isinstance(e, _events.OpRecorded)]
+    assert [e.node.name() for e in ops] == ["SquareBackward"]
+    assert [r() for r in ops[0].inputs] == [x]
+    assert z.grad_fn.saved_tensors_info() == [("saved_tensors[0]", (2,), False)]
+    z.sum().backward()
+    assert z.grad_fn.saved_tensors_info() == [("saved_tensors[0]", (2,), True)]
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        z.sum().backward()

@@ -20,6 +20,7 @@ import functools
 
 import numpy as np
 
+from .. import _events
 from .._grad_mode import STATE, no_grad
 from .._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, _SEQ, Node, accumulate_node
 from .._tensor import Tensor, wrap
@@ -159,6 +160,12 @@ class BackwardCFunction(FunctionCtx, Node):
     def needs_input_grad(self) -> tuple:
         return tuple(e is not None for e in self._next_all)
 
+    def saved_tensors_info(self) -> list:
+        """``[(name, shape, freed)]`` for what ``ctx.save_for_backward`` kept."""
+        freed = getattr(self, "_saved_values", None) is None and getattr(self, "_freed", False)
+        shapes = getattr(self, "_saved_shapes", ())
+        return [(f"saved_tensors[{i}]", shape, freed) for i, shape in enumerate(shapes)]
+
 
 class _OutputSlot(Node):
     """Where gradients of output ``k`` of a multi-output Function arrive; it hands them to the
@@ -220,6 +227,7 @@ class Function(metaclass=FunctionMeta):
         if saved is not None:
             node._saved_values = tuple(saved)
             node._saved_versions = tuple(t._version if t is not None else 0 for t in saved)
+            node._saved_shapes = tuple(None if t is None else tuple(t.shape) for t in saved)
         if not recording:
             return out
         dirty = {id(t) for t in getattr(node, "dirty_tensors", ())}
@@ -257,7 +265,22 @@ class Function(metaclass=FunctionMeta):
                 o.grad_fn = node
             result.append(o)
         node._n_outputs = len(outs)
+        if STATE.anomaly or _events.LISTENERS:
+            _announce(node, result, tensor_args)
         return result[0] if single else tuple(result)
+
+
+def _announce(node, result, inputs) -> None:
+    """Anomaly mode and event listeners see a custom Function like any other op."""
+    import weakref  # noqa: PLC0415
+    if STATE.anomaly:
+        from .anomaly_mode import remember_forward  # noqa: PLC0415
+        remember_forward(node)
+    if _events.LISTENERS:
+        for o in result:
+            if isinstance(o, Tensor) and o.grad_fn is not None:
+                _events.emit(_events.OpRecorded(o.grad_fn, weakref.ref(o),
+                                                tuple(weakref.ref(x) for x in inputs)))
 
 
 def once_differentiable(fn):
