@@ -244,7 +244,7 @@ def test_function_node_info_freeing_and_events():
     x = nb.tensor([1.0, 2.0], requires_grad=True)
     seen = []
     with _events.subscribed(seen.append):
-        z = Square.apply(x, 1.0)
+        z = Square.apply(x, 1.0, True)
     ops = [e for e in seen if isinstance(e, _events.OpRecorded)]
     assert [e.node.name() for e in ops] == ["SquareBackward"]
     assert [r() for r in ops[0].inputs] == [x]
