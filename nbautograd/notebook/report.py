@@ -202,12 +202,11 @@ def _ledger_view(name: str, led) -> Any:
 
 def _graph(rec, names, names_by_id, values, rankdir, max_nodes, viz_recording):
     from .. import viz  # noqa: PLC0415
-    label_names = dict(names)
-    for op in rec.ops:                   # unnamed intermediates: the source text that made them
-        out = op.output()
-        if out is not None and id(out) not in names_by_id and op.expression \
-                and op.expression not in label_names:
-            label_names[op.expression] = out
+    node_labels = {}                     # unnamed intermediates: the source text that made them
+    for op in rec.ops:
+        node = op.node()
+        if node is not None and op.expression:
+            node_labels[id(node)] = op.expression
     roots = [t for t in (op.output() for op in rec.ops) if t is not None]
     roots += [t for call in rec.backward_calls for t in (r() for r in call.roots)
               if t is not None]
@@ -215,8 +214,8 @@ def _graph(rec, names, names_by_id, values, rankdir, max_nodes, viz_recording):
         return None
     args = [viz_recording] if viz_recording is not None and rec.ops else roots
     try:
-        return viz.draw(*args, names=label_names, show_values=values, rankdir=rankdir,
-                        max_nodes=max_nodes,
+        return viz.draw(*args, names=names, show_values=values, rankdir=rankdir,
+                        max_nodes=max_nodes, node_labels=node_labels,
                         recording=viz_recording if args is roots else None)
     except TypeError:
         return None

@@ -45,7 +45,8 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
              grads: str = "none", error: BaseException | str | None = None,
              failed_node=None, source: str | None = None, extra_tensors: Iterable = (),
              tensor_ids: dict | None = None, root_nodes: Iterable = (),
-             recorded_saved: Mapping | None = None) -> GraphSnapshot:
+             recorded_saved: Mapping | None = None,
+             node_labels: Mapping[int, str] | None = None) -> GraphSnapshot:
     """Build the snapshot of the graph behind ``roots`` (and ``start_nodes``).
 
     ``outputs`` maps ``id(node)`` to a tensor known to be that node's output (a recording's);
@@ -55,6 +56,8 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
     ``tensor_ids``, if given, is filled with ``{id(tensor object): tensor id}``.
     ``root_nodes`` are nodes whose outputs count as roots (a recording's tips);
     ``recorded_saved`` (``{id(node): [RawSaved]}``) tells what freed nodes had saved.
+    ``node_labels`` (``{id(node): label}``) labels unnamed outputs, e.g. with the source text
+    that made them (``x**2``), instead of the op name.
     """
     roots = list(roots)
     if adapter is None:
@@ -161,7 +164,8 @@ def snapshot(roots: Iterable, names: Mapping[str, Any] | None = None, *, adapter
         if adapter.is_leaf_node(n):
             kind, op = "leaf", "leaf"
         else:
-            kind, op = ("output" if k in root_set else "intermediate"), op_label(adapter.name(n))
+            kind = "output" if k in root_set else "intermediate"
+            op = (node_labels or {}).get(id(n)) or op_label(adapter.name(n))
         if t is not None and id(t) in tensor_key:
             node_tensor[k] = tensor_key[id(t)]
             continue

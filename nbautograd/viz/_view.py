@@ -109,7 +109,8 @@ class GraphView:
 def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool = True,
          show_grads: bool = True, show_saved: bool = False, rankdir: str = "BT",
          max_nodes: int | None = 200, focus: Any = None, recording: Any = None,
-         error: BaseException | str | None = None, renderer: str | None = None) -> GraphView:
+         error: BaseException | str | None = None, renderer: str | None = None,
+         node_labels: Mapping[int, str] | None = None) -> GraphView:
     """Draw the graph behind ``roots`` (nbautograd or torch tensors, or a recording).
 
     ``names=locals()`` labels tensors with their variable names; ``recording`` (from
@@ -148,7 +149,7 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
     ids: dict = {}
     extra = [focus] if focus is not None and not isinstance(focus, str) else []
     snap = snapshot(tensors, names, adapter=adapter, extra_tensors=extra, tensor_ids=ids,
-                    **kwargs)
+                    node_labels=node_labels, **kwargs)
     if focus is not None:
         snap = _focus(snap, _focus_id(snap, focus, ids))
     snap = shrink(snap, max_nodes, show_saved)
