@@ -113,7 +113,8 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
          node_labels: Mapping[int, str] | None = None) -> GraphView:
     """Draw the graph behind ``roots`` (nbautograd or torch tensors, or a recording).
 
-    ``names=locals()`` labels tensors with their variable names; ``recording`` (from
+    ``names=locals()`` labels tensors with their variable names; ``node_labels``
+    (``{id(grad_fn): text}``) labels unnamed intermediates, e.g. by their source expression; ``recording`` (from
     ``viz.record()``; ``nbautograd.recording.record()`` works too, without edge gradients)
     supplies the gradients that flowed and any error; ``error`` marks the
     node a failed backward stopped at; ``focus`` (a tensor or a name) keeps only the paths
