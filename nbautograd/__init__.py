@@ -36,7 +36,7 @@ from .ops.linalg import matmul, outer
 from .ops.linalg import bmm_function as bmm, dot_function as dot, mm_function as mm
 from .ops.linalg import mv_function as mv
 from .ops.views import broadcast_to
-from . import autograd, cuda, nn, optim  # noqa: E402
+from . import accelerator, autograd, cuda, nn, optim  # noqa: E402
 from .autograd.anomaly_mode import is_anomaly_enabled  # noqa: E402
 from ._dtypes import result_type as _result_type
 
