@@ -68,7 +68,7 @@ class AutogradMagics(Magics):
         args = parse_argstring(self.autograd, line)
         opts = self._options(args)
         from .. import viz  # noqa: PLC0415 (graphviz is imported only when drawing)
-        live = _LiveGraph(self.shell, opts) if args.live else None
+        live = _live_graph(self.shell, opts) if args.live else None
         with record() as rec, viz.record() as vrec:
             if live is not None:
                 live.start(vrec)
@@ -135,8 +135,17 @@ class AutogradMagics(Magics):
                     max_nodes=max_nodes or self.max_nodes, text=self.text or args.text)
 
 
+def _live_graph(shell, opts: dict):
+    """--live: the live graph widget; without ipywidgets, a display updated in place."""
+    try:
+        from ..widgets import LiveCellGraph  # noqa: PLC0415 (ipywidgets only for --live)
+    except ImportError:
+        return _LiveGraph(shell, opts)
+    return LiveCellGraph(shell, opts)
+
+
 class _LiveGraph:
-    """--live: one display updated in place (about ten times a second) while the cell runs."""
+    """--live without ipywidgets: one display updated in place (about ten times a second)."""
 
     def __init__(self, shell, opts: dict) -> None:
         self.shell, self.opts = shell, opts

@@ -59,6 +59,11 @@ def as_ledger_entries(entries) -> list[LedgerEntry]:
     return out
 
 
+def _signed(text: str) -> str:
+    """An increment with its sign: "+2", "-1.325" (never "+-1.325")."""
+    return text if text.startswith("-") else "+" + text
+
+
 def sparkline_svg(values: Sequence[float], width: int = 120, height: int = 24) -> str:
     """A tiny inline SVG line chart of ``values`` (the last point marked).
 
@@ -101,7 +106,7 @@ def ledger_html(entries, name: str = "x") -> str:
             f'<th style="{_TH}">{esc(name)}.grad</th><th style="{_TH}">added</th></tr>']
     for i, e in enumerate(entries, 1):
         grad = "None" if e.grad is None else summarize(e.grad)
-        added = "" if e.added is None else "+" + summarize(e.added)
+        added = "" if e.added is None else _signed(summarize(e.added))
         style = _TD if e.added is not None else _TD + ";color:#6b7280;font-style:italic"
         rows.append(f'<tr><td style="{_TD}">{i}</td><td style="{style}">{esc(e.label)}</td>'
                     f'<td style="{_TD}">{esc(grad)}</td><td style="{_TD}">{esc(added)}</td></tr>')
