@@ -16,6 +16,7 @@ display a ``Recording``; nothing here imports IPython, ipywidgets or graphviz.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import linecache
 import os
 import sys
@@ -259,11 +260,25 @@ def _snapshot(a) -> np.ndarray:
 
 
 def _copy(a):
-    return None if a is None else np.array(a, copy=True)
+    return None if a is None else np.array(to_host(a), copy=True)
 
 
 def _is_implicit_one(g, t) -> bool:
     return g is not None and g.size == 1 and t.numel() == 1 and float(g.reshape(-1)[0]) == 1.0
+
+
+# Per-op caches (recording must stay cheap): whether a file is the engine's, and the source
+# text of each (code object, instruction) — a loop body runs the same instruction many times.
+_OURS: dict = {}
+_TEXT: dict = {}
+
+
+def _is_ours(filename: str) -> bool:
+    ours = _OURS.get(filename)
+    if ours is None:
+        ours = _OURS[filename] = (os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+                                  or "contextlib" in filename)
+    return ours
 
 
 def _user_frame() -> tuple:
@@ -271,11 +286,14 @@ def _user_frame() -> tuple:
     sub-expression being evaluated (from the instruction's column span, Python >= 3.11)."""
     f = sys._getframe(2)
     while f is not None:
-        fn = f.f_code.co_filename
-        if not os.path.abspath(fn).startswith(_PACKAGE_DIR + os.sep) and \
-                "contextlib" not in fn:
-            line = linecache.getline(fn, f.f_lineno, f.f_globals)
-            return fn, f.f_lineno, line.strip(), _expression(f, fn)
+        code = f.f_code
+        if not _is_ours(code.co_filename):
+            key = (code, f.f_lasti)
+            text = _TEXT.get(key)
+            if text is None:
+                line = linecache.getline(code.co_filename, f.f_lineno, f.f_globals).strip()
+                text = _TEXT[key] = (line, _expression(f, code.co_filename))
+            return code.co_filename, f.f_lineno, text[0], text[1]
         f = f.f_back
     return "", 0, "", ""
 
@@ -285,8 +303,8 @@ def _expression(frame, filename: str) -> str:
     if positions is None:  # Python 3.10: no column information
         return ""
     try:
-        start, end, col, end_col = list(positions())[frame.f_lasti // 2]
-    except (IndexError, ValueError):
+        start, end, col, end_col = next(itertools.islice(positions(), frame.f_lasti // 2, None))
+    except (StopIteration, ValueError):
         return ""
     if None in (start, end, col, end_col) or start != end:
         return ""

@@ -23,7 +23,7 @@ from .._backend import to_host
 from .._dtypes import FROM_NP
 from .._node import OUT, AccumulateGrad
 from .._tensor import Tensor, _RetainGrad
-from ._values import fmt_number, summarize
+from ._values import as_text, fmt_number, summarize
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class NbAdapter:
     def describe(t) -> dict:
         """The TensorInfo fields that come from the tensor itself."""
         if isinstance(t, FrozenTensor):
-            return dict(shape=t.shape, dtype=t.dtype, device=t.device, value=t.value,
+            return dict(shape=t.shape, dtype=t.dtype, device=t.device, value=as_text(t.value),
                         requires_grad=True)
         g = t._grad
         hooks = len(t._hooks or ()) + len(t._post_acc_hooks or ()) if t.grad_fn is None else 0

@@ -30,7 +30,7 @@ from .. import _events
 from .._backend import to_host
 from ._html import GradLedger, LedgerEntry
 from ._nb import NB, FrozenTensor
-from ._values import summarize
+from ._values import Digest, as_text
 
 
 def _host(a):
@@ -107,7 +107,7 @@ class Recording:
         t = e.output() if callable(e.output) else e.output
         if t is not None:
             frozen = FrozenTensor(tuple(t._data.shape), t.dtype._name, str(t.device),
-                                  summarize(to_host(t._data)))
+                                  Digest(to_host(t._data)))
             self._outputs[id(node)] = (weakref.ref(t), frozen)
 
     def _on_started(self, e) -> None:
@@ -116,10 +116,10 @@ class Recording:
     def _on_executed(self, e) -> None:
         node = e.node
         self._alive[id(node)] = node
-        self._grad_out[id(node)] = summarize(_host(e.grad_out))
+        self._grad_out[id(node)] = Digest(_host(e.grad_out))
         for slot, g in enumerate(e.grads_in):
             if g is not None:
-                self._grads_in[(id(node), slot)] = summarize(_reduced(node, slot, _host(g)))
+                self._grads_in[(id(node), slot)] = Digest(_reduced(node, slot, _host(g)))
 
     def _on_accumulated(self, e) -> None:
         after = _host(e.after)
@@ -171,7 +171,8 @@ class Recording:
             t = ref()
             # an in-place op may since have moved the tensor onto a newer node
             outputs[k] = t if t is not None and t.grad_fn is self._alive.get(k) else frozen
-        out = dict(edge_grads=dict(self._grads_in), grad_out=dict(self._grad_out),
+        out = dict(edge_grads={k: as_text(v) for k, v in self._grads_in.items()},
+                   grad_out={k: as_text(v) for k, v in self._grad_out.items()},
                    outputs=outputs, grads="recorded" if self._grads_in else "none",
                    recorded_saved=self.saved_info())
         if self.errors:

@@ -45,26 +45,58 @@ def _nested(a: np.ndarray) -> str:
     return "[" + ", ".join(_nested(x) for x in a) + "]"
 
 
+class Digest:
+    """What ``summarize`` needs of an array, taken now (a copy of a few numbers, or three
+    statistics) and turned into text only when asked: recordings take one per event and
+    most are never displayed, so the string formatting is deferred.
+
+    >>> Digest(np.arange(10.0)).text()
+    '[0, 1, 2, …, 8, 9]'
+    """
+
+    __slots__ = ("kind", "data")
+
+    def __init__(self, a) -> None:
+        a = np.asarray(a)
+        if a.size == 0:
+            self.kind, self.data = "empty", None
+        elif a.size <= FULL:
+            self.kind, self.data = "full", a.copy()
+        elif a.ndim == 1:
+            head, tail = ENDS
+            self.kind, self.data = "ends", (a[:head].copy(), a[-tail:].copy())
+        elif a.dtype.kind == "b":
+            self.kind, self.data = "bool", (int(a.sum()), a.size)
+        else:
+            if a.dtype.kind == "c":
+                a = np.abs(a)
+            with np.errstate(all="ignore"):
+                self.kind = "stats"
+                self.data = (a.min(), a.astype(np.float64).mean(), a.max())
+
+    def text(self) -> str:
+        kind, d = self.kind, self.data
+        if kind == "empty":
+            return "[]"
+        if kind == "full":
+            return _nested(d)
+        if kind == "ends":
+            return "[" + ", ".join([fmt_number(x) for x in d[0]] + ["…"]
+                                   + [fmt_number(x) for x in d[1]]) + "]"
+        if kind == "bool":
+            return f"{d[0]} of {d[1]} True"
+        lo, mean, hi = d
+        return f"min {fmt_number(lo)} · mean {fmt_number(mean)} · max {fmt_number(hi)}"
+
+
 def summarize(a) -> str | None:
     """A one-line summary of array-like ``a`` (None stays None)."""
-    if a is None:
-        return None
-    a = np.asarray(a)
-    if a.size == 0:
-        return "[]"
-    if a.size <= FULL:
-        return _nested(a)
-    if a.ndim == 1:
-        head, tail = ENDS
-        return "[" + ", ".join([fmt_number(x) for x in a[:head]] + ["…"]
-                               + [fmt_number(x) for x in a[-tail:]]) + "]"
-    if a.dtype.kind == "b":
-        return f"{int(a.sum())} of {a.size} True"
-    if a.dtype.kind == "c":
-        a = np.abs(a)
-    with np.errstate(all="ignore"):
-        lo, hi, mean = a.min(), a.max(), a.astype(np.float64).mean()
-    return f"min {fmt_number(lo)} · mean {fmt_number(mean)} · max {fmt_number(hi)}"
+    return None if a is None else Digest(a).text()
+
+
+def as_text(summary) -> str | None:
+    """A summary as text, whether it was taken as text or as a ``Digest``."""
+    return summary.text() if isinstance(summary, Digest) else summary
 
 
 def scalar_trace(a) -> float:
