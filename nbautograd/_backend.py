@@ -107,6 +107,8 @@ def _make_namespace(mod, name: str) -> types.SimpleNamespace:
     if mod is np:
         ns.broadcast_to = _broadcast_to(mod)
     ns.is_tensor_ns = False
+    add = getattr(mod, "add", None)
+    ns.add_at = getattr(add, "at", None)  # z[key] += g with repeated indices counted
     return ns
 
 
@@ -114,26 +116,60 @@ NUMPY = _make_namespace(np, "numpy")
 _CUPY = []
 
 
+def make_namespace(mod, name: str) -> types.SimpleNamespace:
+    """The backend namespace over a NumPy-compatible array module ``mod`` (CuPy, or a stand-in
+    with CuPy's API): the functions rules call as ``xp.<name>``, plus the gradient-shaped
+    ``g_*`` forms. Device arrays never pass through NumPy here."""
+    ns = _make_namespace(mod, name)
+    _add_plain_g_ops(ns)
+    return ns
+
+
 def cupy_namespace():
     """The CuPy namespace, imported on first use only (CPU-only machines never import CuPy)."""
     if not _CUPY:
         import cupy  # noqa: PLC0415  (lazy on purpose)
-        ns = _make_namespace(cupy, "cupy")
-        _add_plain_g_ops(ns)
+        ns = make_namespace(cupy, "cupy")
+        try:  # scatter-add by CuPy's own kernel (ufunc.at is missing from older CuPy)
+            import cupyx  # noqa: PLC0415
+            ns.add_at = cupyx.scatter_add
+        except ImportError:  # pragma: no cover - cupyx ships with cupy
+            pass
         _CUPY.append(ns)
+        register_namespace(cupy.ndarray, ns)
     return _CUPY[0]
 
 
 _NUMPY_TYPES = frozenset([np.ndarray] + [np.dtype(c).type for c in "efdFDbBhHiIlLqQ?"])
+# array type -> namespace, for device arrays (CuPy's ndarray; a test stand-in)
+_REGISTERED: dict = {}
+
+
+def register_namespace(array_type: type, namespace: types.SimpleNamespace) -> None:
+    """Make ``array_namespace`` answer ``namespace`` for arrays of ``array_type`` (a device
+    array type: tensors holding one are on device ``cuda:<array.device.id>``). Registering
+    ``None`` removes the entry."""
+    if namespace is None:
+        _REGISTERED.pop(array_type, None)
+    else:
+        _REGISTERED[array_type] = namespace
 
 
 def array_namespace(a) -> types.SimpleNamespace:
     """The namespace of the library that owns array ``a``."""
     if type(a) in _NUMPY_TYPES or isinstance(a, (np.ndarray, np.generic)):
         return NUMPY
+    ns = _REGISTERED.get(type(a))
+    if ns is not None:
+        return ns
     if type(a).__module__.startswith("cupy"):
         return cupy_namespace()
     return NUMPY
+
+
+def is_host(a) -> bool:
+    """True for NumPy data (a CPU tensor's array or scalar)."""
+    return type(a) in _NUMPY_TYPES or isinstance(a, (np.ndarray, np.generic))
 
 
 def to_host(a):
@@ -156,7 +192,7 @@ def _axes_tuple(axes):
 def _scatter_into(ns, shape, key, g, accumulate):
     z = ns.zeros(shape, dtype=g.dtype)
     if accumulate:
-        ns.add.at(z, key, g)
+        ns.add_at(z, key, g)
     else:
         z[key] = g
     return z

@@ -53,10 +53,33 @@ class device:
 
 
 CPU = device("cpu")
+_CUDA = {}  # index -> device("cuda", index): Tensor.device is asked often
 
 
 def device_of(data) -> device:
-    """The device of an array: CPU for NumPy, ``cuda:N`` for CuPy."""
+    """The device of an array: CPU for NumPy, ``cuda:N`` for CuPy (or a registered stand-in)."""
     if isinstance(data, (np.ndarray, np.generic)):
         return CPU
-    return device("cuda", data.device.id)
+    idx = data.device.id
+    d = _CUDA.get(idx)
+    if d is None:
+        d = _CUDA[idx] = device("cuda", idx)
+    return d
+
+
+def mixed_devices_error(devices) -> RuntimeError:
+    """torch's text (TensorIterator) for an elementwise op whose operands live on two devices:
+    the common device is the first non-CPU one, then the first device that differs from it."""
+    devices = list(devices)
+    common = next((d for d in devices if d.type != "cpu"), devices[0])
+    other = next(d for d in devices if d != common)
+    return RuntimeError("Expected all tensors to be on the same device, but found at least two "
+                        f"devices, {common} and {other}!")
+
+
+def argument_device_error(arg: str, dev: device, common: device, method: str) -> RuntimeError:
+    """torch's text when a kernel's generated wrapper finds an argument on another device
+    (``c10::impl::common_device_check_failure``)."""
+    return RuntimeError(f"Expected all tensors to be on the same device, but got {arg} is on "
+                        f"{dev}, different from other tensors on {common} (when checking "
+                        f"argument in method {method})")

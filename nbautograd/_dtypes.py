@@ -173,4 +173,5 @@ _LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": 
 
 def legacy_type_name(array) -> str:
     """torch's legacy type string of an array's dtype, e.g. ``torch.FloatTensor``."""
-    return f"torch.{_LEGACY[FROM_NP[array.dtype]._name]}Tensor"
+    where = "" if isinstance(array, (np.ndarray, np.generic)) else "cuda."
+    return f"torch.{where}{_LEGACY[FROM_NP[array.dtype]._name]}Tensor"

@@ -27,6 +27,8 @@ def manual_seed(seed: int):
     seed = int(seed)
     _SEED[0] = seed
     _RNG[0] = np.random.Generator(np.random.PCG64(seed & (2 ** 64 - 1)))
+    from . import cuda  # noqa: PLC0415  (never imports CuPy: the seed waits for it)
+    cuda.manual_seed_all(seed)
     return _RNG[0]
 
 
@@ -63,6 +65,22 @@ def _finish(data, dtype=None, device=None, requires_grad: bool = False) -> Tenso
 
 
 _DEFAULT_DEVICE = [None]
+
+
+def _gpu(device):
+    """The CUDA device a factory call targets (its ``device=`` or the default), else None."""
+    dev = Device(device) if device is not None else _DEFAULT_DEVICE[0]
+    return dev if dev is not None and dev.type == "cuda" else None
+
+
+def _random(device, generator, kind, shape, np_dtype, *args):
+    """Random values for a factory: CuPy's generator for a CUDA tensor (unless a CPU
+    ``generator`` is given), else the CPU generator; None means "make them on the CPU"."""
+    dev = _gpu(device) if generator is None else None
+    if dev is None:
+        return None
+    from . import cuda  # noqa: PLC0415
+    return cuda._random(dev, kind, shape, np_dtype, *args)
 
 
 def set_default_device(device) -> None:
@@ -257,15 +275,21 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform random values in [0, 1)."""
     dt = _float_dtype(dtype)
-    rng = generator or _RNG[0]
-    return _finish(rng.random(_size(size)).astype(dt.np), None, device, requires_grad)
+    shape = _size(size)
+    data = _random(device, generator, "random", shape, dt.np)
+    if data is None:
+        data = (generator or _RNG[0]).random(shape).astype(dt.np)
+    return _finish(data, None, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal random values."""
     dt = _float_dtype(dtype)
-    rng = generator or _RNG[0]
-    return _finish(rng.standard_normal(_size(size)).astype(dt.np), None, device, requires_grad)
+    shape = _size(size)
+    data = _random(device, generator, "standard_normal", shape, dt.np)
+    if data is None:
+        data = (generator or _RNG[0]).standard_normal(shape).astype(dt.np)
+    return _finish(data, None, device, requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
@@ -280,23 +304,34 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
-    return _finish(rng.integers(low, high, tuple(size)).astype(dt.np), None, device,
-                   requires_grad)
+    data = _random(device, generator, "randint", tuple(size), dt.np, low, high)
+    if data is None:
+        data = rng.integers(low, high, tuple(size)).astype(dt.np)
+    return _finish(data, None, device, requires_grad)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
     rng = generator or _RNG[0]
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
-    return _finish(rng.permutation(n).astype(dt.np), None, device)
+    data = _random(device, generator, "permutation", (n,), dt.np)
+    if data is None:
+        data = rng.permutation(n).astype(dt.np)
+    return _finish(data, None, device)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
     rng = generator or _RNG[0]
-    m = mean._data if isinstance(mean, Tensor) else mean
-    s = std._data if isinstance(std, Tensor) else std
+    from ._backend import to_host  # noqa: PLC0415
+    m = to_host(mean._data) if isinstance(mean, Tensor) else mean
+    s = to_host(std._data) if isinstance(std, Tensor) else std
     shape = tuple(size) if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s))
     dt = _float_dtype(dtype)
-    return _finish(rng.normal(m, s, shape).astype(dt.np), None, device)
+    data = None
+    if isinstance(m, numbers.Real) and isinstance(s, numbers.Real):
+        data = _random(device, generator, "normal", tuple(shape), dt.np, m, s)
+    if data is None:
+        data = rng.normal(m, s, shape).astype(dt.np)
+    return _finish(data, None, device)
 
 
 def _like(fn):
@@ -331,22 +366,30 @@ def _numbers_ok(x) -> bool:
 
 
 # In-place random fills used by nn.init and tutorials
-def _uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
-    rng = generator or _RNG[0]
-    vals = rng.uniform(a, b, self._data.shape).astype(self._data.dtype)
+def _fill_random(self, generator, kind, *args):
+    d = self._data
+    vals = None
+    if generator is None and not isinstance(d, (np.ndarray, np.generic)):
+        from . import cuda  # noqa: PLC0415  (a CUDA tensor draws from CuPy's generator)
+        from ._device import device_of  # noqa: PLC0415
+        vals = cuda._random(device_of(d), kind, tuple(d.shape), d.dtype, *args)
+    if vals is None:
+        rng = generator or _RNG[0]
+        vals = np.asarray(getattr(rng, kind)(*args, d.shape).astype(d.dtype))
+    src = Tensor.__new__(Tensor)
+    src._data = vals
     from . import no_grad  # noqa: PLC0415
     with no_grad():
-        self.copy_(from_numpy(np.asarray(vals)))
+        self.copy_(src)
     return self
+
+
+def _uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
+    return _fill_random(self, generator, "uniform", a, b)
 
 
 def _normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
-    rng = generator or _RNG[0]
-    vals = rng.normal(mean, std, self._data.shape).astype(self._data.dtype)
-    from . import no_grad  # noqa: PLC0415
-    with no_grad():
-        self.copy_(from_numpy(np.asarray(vals)))
-    return self
+    return _fill_random(self, generator, "normal", mean, std)
 
 
 Tensor.uniform_ = _uniform_

@@ -111,6 +111,11 @@ class Tensor:
     def is_cpu(self) -> bool:
         return self.device.type == "cpu"
 
+    def get_device(self) -> int:
+        """The GPU index of a CUDA tensor; -1 for a CPU tensor."""
+        d = self.device
+        return -1 if d.type == "cpu" else d.index
+
     @property
     def is_floating_point_(self) -> bool:  # pragma: no cover - torch has the method form only
         return self.dtype.is_floating_point
@@ -299,19 +304,22 @@ class Tensor:
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The NumPy array sharing this tensor's memory (CPU tensors without grad)."""
+        if not force and not isinstance(self._data, (np.ndarray, np.generic)):
+            # torch checks the device first (tensor_numpy.cpp)
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first.")
         if self._rg and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead.")
-        if self.device.type != "cpu":
-            if force:
-                return np.asarray(to_host(self._data))
-            raise TypeError(
-                f"can't convert {self.device.type}:{self.device.index} device type tensor to "
-                "numpy. Use Tensor.cpu() to copy the tensor to host memory first.")
+        if not isinstance(self._data, (np.ndarray, np.generic)):
+            return np.asarray(to_host(self._data))  # force=True: a host copy
         return _shareable(self)
 
     def __array__(self, dtype=None, copy=None):
+        if not isinstance(self._data, (np.ndarray, np.generic)):
+            self.numpy()  # torch's __array__ is numpy(): a CUDA tensor raises its TypeError
         if self._rg:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -499,8 +507,11 @@ def _adopt_saved_output(t: "Tensor", res: "Tensor") -> None:
 
 
 def _owned(a):
-    return a.copy() if isinstance(a, np.ndarray) and (a.base is not None or not a.flags.writeable) \
-        else a
+    if isinstance(a, np.generic):
+        return a
+    if isinstance(a, np.ndarray):
+        return a.copy() if a.base is not None or not a.flags.writeable else a
+    return a.copy() if a.base is not None else a  # a device array (no "writeable" flag)
 
 
 def wrap(data, grad_fn=None) -> Tensor:

@@ -16,12 +16,17 @@ import types
 
 import numpy as np
 
+from ._backend import array_namespace
 from ._node import Node, op, record
 from ._tensor import Tensor, wrap
 
 
 def _t(x):
-    return x if isinstance(x, Tensor) else wrap(np.asarray(x))
+    if isinstance(x, Tensor):
+        return x
+    if hasattr(x, "shape") and hasattr(x, "dtype"):  # an array (NumPy or on a GPU)
+        return wrap(x)
+    return wrap(np.asarray(x))
 
 
 def _axes(axis, ndim):
@@ -64,13 +69,13 @@ def _where(c, a, b):
 
 
 def _zeros_like(x, dtype=None):
-    d = x._data if isinstance(x, Tensor) else np.asarray(x)
-    return wrap(np.zeros_like(d, dtype=dtype))
+    d = _t(x)._data
+    return wrap(array_namespace(d).zeros_like(d, dtype=dtype))
 
 
 def _ones_like(x, dtype=None):
-    d = x._data if isinstance(x, Tensor) else np.asarray(x)
-    return wrap(np.ones_like(d, dtype=dtype))
+    d = _t(x)._data
+    return wrap(array_namespace(d).ones_like(d, dtype=dtype))
 
 
 @op
@@ -90,9 +95,10 @@ IndexScatterBackward.__name__ = "IndexPutBackward0"
 
 
 def _scatter(shape, key, g, accumulate=False):
-    z = np.zeros(shape, dtype=g._data.dtype)
+    xp = array_namespace(g._data)
+    z = xp.zeros(shape, dtype=g._data.dtype)
     if accumulate:
-        np.add.at(z, key, g._data)
+        xp.add_at(z, key, g._data)
     else:
         z[key] = g._data
     return record(IndexScatterBackward, z, (g,), (key, None))
@@ -100,7 +106,7 @@ def _scatter(shape, key, g, accumulate=False):
 
 def _scatter_view(shape, chain, g):
     from .ops.views import replay  # noqa: PLC0415
-    z = np.zeros(shape, dtype=g._data.dtype)
+    z = array_namespace(g._data).zeros(shape, dtype=g._data.dtype)
     replay(z, chain)[...] = g._data
     return record(IndexScatterBackward, z, (g,), (None, chain))
 

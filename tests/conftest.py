@@ -26,6 +26,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "nb_only: checks a property of the engine without a torch comparison"
     )
+    config.addinivalue_line(
+        "markers", "gpu: needs a CUDA GPU through CuPy (skipped without one)"
+    )
 
 
 def pytest_report_header(config):

@@ -79,6 +79,11 @@ def _make_grads(outputs: tuple, grads: tuple, create_graph: bool, batched: bool 
                                    f"has a dtype of {t.dtype}.")
             if g._data.dtype != t._data.dtype:
                 g = g.to(t.dtype)
+            if type(g._data) is not type(t._data) and g.device != t.device:
+                if g._data.ndim:  # torch's engine (validate_outputs) moves only 0-d gradients
+                    raise RuntimeError(f"invalid gradient at index {i} - expected device "
+                                       f"{t.device} but got {g.device}")
+                g = g.to(t.device)
             if not create_graph:
                 g = g._data
         out.append(g)
@@ -222,7 +227,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                                    "been used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
             shape = ((batch,) if batch else ()) + t._data.shape
-            result.append(wrap(np.zeros(shape, t._data.dtype)) if materialize_grads else None)
+            result.append(wrap(array_namespace(t._data).zeros(shape, t._data.dtype))
+                          if materialize_grads else None)
             continue
         if isinstance(g, Tensor):
             result.append(g)

@@ -45,7 +45,8 @@ def check_nan(node, grads) -> None:
         if g is None:
             continue
         d = g._data if hasattr(g, "_data") else g
-        if np.isnan(np.asarray(d)).any():
+        from .._backend import to_host  # noqa: PLC0415
+        if np.isnan(np.asarray(to_host(d))).any():
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
                                "output.")
 

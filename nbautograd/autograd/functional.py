@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .._backend import array_namespace
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from .._tensor import Tensor, wrap
 
@@ -207,8 +208,9 @@ def _standard_basis(tensors, numels) -> tuple:
     total = sum(numels)
     out, start = [], 0
     for t, n in zip(tensors, numels):
-        block = np.zeros((total, n), dtype=t._data.dtype)
-        block[start:start + n] = np.eye(n, dtype=t._data.dtype)
+        xp = array_namespace(t._data)  # the basis lives on the output's device
+        block = xp.zeros((total, n), dtype=t._data.dtype)
+        block[start:start + n] = xp.eye(n, dtype=t._data.dtype)
         out.append(wrap(block))
         start += n
     return tuple(out)
@@ -281,17 +283,18 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
 
 
 def _zeros(like: Tensor) -> Tensor:
-    return wrap(np.zeros_like(like._data))
+    return wrap(array_namespace(like._data).zeros_like(like._data))
 
 
 def _stack_rows(rows, out, inp, create_graph):
     from .. import stack  # noqa: PLC0415
     shape = tuple(out.shape) + tuple(inp.shape)
     if not rows:
-        return wrap(np.zeros(shape, dtype=inp._data.dtype))
+        return wrap(array_namespace(inp._data).zeros(shape, dtype=inp._data.dtype))
     if create_graph:
         return stack(rows).view(*shape)
-    return wrap(np.stack([np.asarray(r._data) for r in rows]).reshape(shape))
+    xp = array_namespace(rows[0]._data)
+    return wrap(xp.stack([xp.asarray(r._data) for r in rows]).reshape(shape))
 
 
 def _vectorized(outputs, inputs, create_graph):
@@ -302,8 +305,8 @@ def _vectorized(outputs, inputs, create_graph):
                              is_grads_batched=True))
     for k, g in enumerate(vj):
         if g is None:
-            vj[k] = wrap(np.zeros((sum(numels),) + tuple(inputs[k].shape),
-                                  dtype=inputs[k]._data.dtype))
+            vj[k] = wrap(array_namespace(inputs[k]._data).zeros(
+                (sum(numels),) + tuple(inputs[k].shape), dtype=inputs[k]._data.dtype))
     per_input = []
     for g, inp in zip(vj, inputs):
         blocks, start = [], 0
@@ -413,7 +416,7 @@ def jacobian_rows(func, inputs) -> Iterator[tuple]:
         raise TypeError("jacobian_rows expects func to return a single Tensor")
     n = out.numel()
     for i in range(n):
-        e = np.zeros(n, dtype=out._data.dtype)
+        e = array_namespace(out._data).zeros(n, dtype=out._data.dtype)
         e[i] = 1
         v = wrap(e.reshape(out._data.shape))
         idx = tuple(int(k) for k in np.unravel_index(i, out._data.shape))

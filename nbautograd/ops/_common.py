@@ -88,3 +88,34 @@ def float_data(t: Tensor):
     if d.dtype.kind in "fc":
         return d
     return d.astype(_dtypes.get_default_dtype().np)
+
+
+def same_device(*tensors) -> tuple:
+    """``tensors`` on one device, as an elementwise (TensorIterator) op in torch takes them: a
+    0-d CPU tensor joins the GPU of the others (a gradient it needs comes back to the CPU);
+    any other mix raises torch's error."""
+    from .._device import mixed_devices_error  # noqa: PLC0415
+    devs = [t.device for t in tensors]
+    common = next((d for d in devs if d.type != "cpu"), devs[0])
+    out = []
+    for t, d in zip(tensors, devs):
+        if d == common:
+            out.append(t)
+        elif d.type == "cpu" and t._data.ndim == 0:
+            out.append(to_device_of(t, common))
+        else:
+            raise mixed_devices_error([common, d])
+    return tuple(out)
+
+
+def to_device_of(t: Tensor, dev) -> Tensor:
+    """``t`` on device ``dev``: through ``.to`` (ToCopyBackward0) when a gradient must flow
+    back, else a plain copy outside the graph."""
+    if t.device == dev:
+        return t
+    if t._rg:
+        return t.to(dev)
+    from .._device_move import move  # noqa: PLC0415
+    out = Tensor.__new__(Tensor)
+    out._data = move(t._data, dev)
+    return out

@@ -17,10 +17,10 @@ import numpy as np
 
 from .. import _dtypes
 from .._backend import NUMPY, array_namespace
-from .._backend import _NUMPY_TYPES, quiet_enter, quiet_exit
+from .._backend import _NUMPY_TYPES, is_host as _is_host, quiet_enter, quiet_exit
 from .._node import OUT, Node, op, record, record1, record2
 from .._tensor import Tensor
-from ._common import as_tensor_arg, broadcast_error, float_data, tensor_method
+from ._common import as_tensor_arg, broadcast_error, float_data, same_device, tensor_method
 
 _number = (int, float, bool, complex)
 
@@ -201,6 +201,10 @@ def _binary(cls, scalar_cls, a, b, reverse: bool = False, int_to_float: bool = F
     """``a (op) b`` with ``a`` a Tensor and ``b`` a Tensor or a number."""
     if isinstance(b, Tensor):
         ad, bd = a._data, b._data
+        if type(ad) is not type(bd) and (type(ad) not in _NUMPY_TYPES
+                                         or type(bd) not in _NUMPY_TYPES):
+            a, b = same_device(a, b)  # a CPU 0-d operand joins the GPU; else torch's error
+            ad, bd = a._data, b._data
         if ad.dtype is bd.dtype and ad.shape == bd.shape and (
                 not int_to_float or ad.dtype.kind in "fc"):
             # hot path: nothing to promote, broadcast or reduce
@@ -271,7 +275,11 @@ def _fast_binary(cls, scalar_cls, slow):
             if type(other) is Tensor:
                 bd = other._data
                 if ad.dtype is bd.dtype and ad.shape == bd.shape and ad.dtype.kind in "fc":
-                    return record2(cls, fwd(ad, bd), input, other)
+                    try:
+                        out = fwd(ad, bd)
+                    except TypeError:  # arrays on two devices: the slow path sorts it out
+                        return slow(input, other, **kw)
+                    return record2(cls, out, input, other)
             elif (type(other) is float or type(other) is int) and ad.dtype.kind == "f":
                 # a float tensor and a Python number: numpy keeps the tensor's dtype, as torch
                 return record1(scalar_cls, fwd_scalar(ad, other), input, (other,))
@@ -321,7 +329,8 @@ def div(input, other, *, rounding_mode=None):
         return as_tensor_arg(input).div(other, rounding_mode=rounding_mode)
     if rounding_mode is not None:
         res = _binary(DivBackward0, DivScalar, input, other)
-        fn = np.floor if rounding_mode == "floor" else np.trunc
+        xp = array_namespace(res._data)
+        fn = xp.floor if rounding_mode == "floor" else xp.trunc
         from .. import no_grad  # noqa: PLC0415
         with no_grad():
             q = Tensor.__new__(Tensor)
@@ -441,19 +450,26 @@ def where(condition, input=None, other=None):
         a = as_tensor_arg(input, b).to(rt)
     if b is None:
         b = as_tensor_arg(other, a).to(rt)
+    cond_t = condition if isinstance(condition, Tensor) else None
+    if len({type(t._data) for t in (cond_t, a, b) if t is not None}) > 1:
+        if cond_t is not None:
+            cond_t, a, b = same_device(cond_t, a, b)
+        else:
+            a, b = same_device(a, b)
     ad, bd = a._data, b._data
     reduce = None
     if ad.dtype != rt.np or bd.dtype != rt.np:
         reduce = ((None, ad.dtype) if ad.dtype != rt.np else None,
                   (None, bd.dtype) if bd.dtype != rt.np else None)
         ad, bd = ad.astype(rt.np), bd.astype(rt.np)
-    c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     xp = array_namespace(ad)
+    c = cond_t._data if cond_t is not None else (
+        np.asarray(condition) if xp is NUMPY else xp.asarray(condition))
     try:
         out = xp.where(c, ad, bd)
     except ValueError:
         from ._common import broadcast_error_many  # noqa: PLC0415
-        raise broadcast_error_many([np.shape(c), ad.shape, bd.shape]) from None
+        raise broadcast_error_many([tuple(c.shape), ad.shape, bd.shape]) from None
     if ad.shape != out.shape or bd.shape != out.shape:
         reduce = tuple(_merge(r, x.shape, out.shape)
                        for r, x in zip(reduce or (None, None), (ad, bd)))
@@ -875,12 +891,18 @@ def _direct_inplace(self, other, ufunc) -> bool:
     record (e.g. an SGD step under no_grad) and no dtype rule can object. False: not handled."""
     from .._grad_mode import STATE  # noqa: PLC0415
     d = self._data
-    if type(d) is not np.ndarray or d.dtype.kind not in "fc":
+    if type(d) is not np.ndarray:
+        if _is_host(d) or d.dtype.kind not in "fc":
+            return False
+        ufunc = getattr(array_namespace(d), ufunc.__name__)  # a GPU array: the same ufunc there
+    elif d.dtype.kind not in "fc":
         return False
     if isinstance(other, Tensor):
         if STATE.enabled and (self._rg or other._rg):
             return False
         o = other._data
+        if type(o) is not type(d) and (type(o) is np.ndarray or not _is_host(o)):
+            return False  # another device: the general path raises torch's error
         if o.dtype.kind == "c" or (o.shape != d.shape and
                                    np.broadcast_shapes(o.shape, d.shape) != d.shape):
             return False
@@ -912,6 +934,9 @@ def _compare(np_fn, name):
         if not isinstance(self, Tensor):
             self = as_tensor_arg(self)
         if isinstance(other, Tensor):
+            if type(self._data) is not type(other._data) and (
+                    type(self._data) not in _NUMPY_TYPES or type(other._data) not in _NUMPY_TYPES):
+                self, other = same_device(self, other)
             od = other._data
             rt = _dtypes.result_type(self, other).np
             a, b = self._data.astype(rt, copy=False), od.astype(rt, copy=False)
@@ -923,9 +948,11 @@ def _compare(np_fn, name):
                 return NotImplemented
             a, b = self._data, other
         try:
-            out = np_fn(a, b)
+            out = np_fn(a, b) if type(a) in _NUMPY_TYPES else \
+                getattr(array_namespace(a), np_fn.__name__)(a, b)
         except ValueError:
-            raise broadcast_error(np.shape(a), np.shape(b)) from None
+            raise broadcast_error(tuple(getattr(a, "shape", ())),
+                                  tuple(getattr(b, "shape", ()))) from None
         t = Tensor.__new__(Tensor)
         t._data = out
         return t
@@ -951,7 +978,9 @@ for _name, _fn, _aliases in (("eq", np.equal, ("__eq__",)), ("ne", np.not_equal,
 
 def _logical_not(self):
     t = Tensor.__new__(Tensor)
-    t._data = np.logical_not(self._data)
+    d = self._data
+    t._data = np.logical_not(d) if type(d) in _NUMPY_TYPES else \
+        array_namespace(d).logical_not(d)
     return t
 
 

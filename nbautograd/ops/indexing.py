@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes
-from .._backend import array_namespace
+from .._backend import NUMPY, array_namespace, is_host, to_host
 from .._node import Node, op, record
 from .._tensor import Tensor, _shareable
 from ._common import tensor_method, wrap_dim
@@ -60,6 +60,7 @@ def _convert_key(key):
             if a.ndim == 0 and a.dtype.kind in "iu":
                 out.append(int(a))  # a 0-d integer tensor indexes like an int (a select)
                 continue
+            a = to_host(a)  # keys are checked on the host (CUDA torch synchronizes too)
             if a.dtype.kind == "b":
                 advanced = True
                 out.append(np.asarray(a))
@@ -97,6 +98,14 @@ def _convert_key(key):
                                  "byte Variables are valid indices (got "
                                  f"{type(k).__name__})") from None
     return tuple(out), advanced, int_arrays
+
+
+def _device_key(key: tuple, d) -> tuple:
+    """``key`` for indexing array ``d``: on a GPU, its index arrays copied there once."""
+    if is_host(d):
+        return key
+    xp = array_namespace(d)
+    return tuple(xp.asarray(k) if isinstance(k, np.ndarray) else k for k in key)
 
 
 def _node_for_basic(key, ndim) -> type:
@@ -151,8 +160,9 @@ def getitem(self, key):
     d = self._data
     _check_bounds(nkey, d.shape)
     if advanced:
-        out = d[nkey]
-        return record(IndexBackward0, out, (self,), (nkey, d.shape, int_arrays))
+        dkey = _device_key(nkey, d)
+        out = d[dkey]
+        return record(IndexBackward0, out, (self,), (dkey, d.shape, int_arrays))
     d = _shareable(self)
     vkey = nkey if Ellipsis in nkey else nkey + (Ellipsis,)  # a 0-d result stays a view
     out = d[vkey]
@@ -180,6 +190,9 @@ def setitem(self, key, value):
     v = value if isinstance(value, Tensor) else as_tensor_arg(value, self)
     nkey, advanced, _ = _convert_key(key)
     _check_bounds(nkey, self._data.shape)
+    if type(v._data) is not type(self._data) and not (is_host(v._data) and is_host(self._data)):
+        from ._common import to_device_of  # noqa: PLC0415
+        v = to_device_of(v, self.device)  # torch copies the value to the tensor's device
     if not advanced:
         view = getitem(self, key)
         if v._data.shape != view._data.shape:
@@ -192,13 +205,14 @@ def setitem(self, key, value):
         if vd.dtype != s._data.dtype:
             vd = vd.astype(s._data.dtype)
         out = s._data.copy()
+        dkey = _device_key(nkey, out)
         try:
-            out[nkey] = vd
+            out[dkey] = vd
         except ValueError:
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(v.shape)} cannot be "
                                f"broadcast to indexing result of shape "
-                               f"{list(out[nkey].shape)}") from None
-        return record(IndexPutBackward0, out, (s, v), (nkey, vd.shape),
+                               f"{list(out[dkey].shape)}") from None
+        return record(IndexPutBackward0, out, (s, v), (dkey, vd.shape),
                       (None, (None, v._data.dtype)) if v._data.dtype != s._data.dtype else None)
     self._inplace(index_put)
 
@@ -235,10 +249,14 @@ def copy_(self, src, non_blocking: bool = False):
     from ._common import as_tensor_arg  # noqa: PLC0415
     src = src if isinstance(src, Tensor) else as_tensor_arg(src)
     try:
-        np.broadcast_shapes(np.shape(src._data), np.shape(self._data))
+        np.broadcast_shapes(tuple(src._data.shape), tuple(self._data.shape))
     except ValueError:
         from ._common import broadcast_error  # noqa: PLC0415
-        raise broadcast_error(np.shape(self._data), np.shape(src._data)) from None
+        raise broadcast_error(tuple(self._data.shape), tuple(src._data.shape)) from None
+    if type(src._data) is not type(self._data) and not (is_host(src._data)
+                                                        and is_host(self._data)):
+        from ._common import to_device_of  # noqa: PLC0415
+        src = to_device_of(src, self.device)  # copy_ crosses devices; the gradient comes back
     return self._inplace(lambda s: _copy(s, src))
 
 
@@ -318,9 +336,13 @@ class IndexSelectBackward0(Node):
 @tensor_method()
 def index_select(self, dim: int, index: Tensor):
     axis = wrap_dim(dim, self._data.ndim)
-    idx = np.asarray(index._data, dtype=np.int64).reshape(-1)
-    out = np.take(self._data, idx, axis=axis)
-    return record(IndexSelectBackward0, out, (self,), (axis, idx, self._data.shape))
+    d = self._data
+    idx = np.asarray(to_host(index._data), dtype=np.int64).reshape(-1)
+    xp = array_namespace(d)
+    if xp is not NUMPY:
+        idx = xp.asarray(idx)
+    out = xp.take(d, idx, axis=axis)
+    return record(IndexSelectBackward0, out, (self,), (axis, idx, d.shape))
 
 
 @op
@@ -335,7 +357,12 @@ class GatherBackward0(Node):
 
 
 def _gather_key(idx, axis):
-    grids = list(np.indices(idx.shape, sparse=True))
+    if is_host(idx):
+        grids = list(np.indices(idx.shape, sparse=True))
+    else:
+        xp, nd = array_namespace(idx), idx.ndim
+        grids = [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (nd - i - 1))
+                 for i, n in enumerate(idx.shape)]
     grids[axis] = idx
     return tuple(grids)
 
@@ -343,7 +370,9 @@ def _gather_key(idx, axis):
 @tensor_method()
 def gather(self, dim: int, index: Tensor):
     axis = wrap_dim(dim, self._data.ndim)
-    idx = np.asarray(index._data, dtype=np.int64)
+    idx = np.asarray(to_host(index._data), dtype=np.int64)
+    if not is_host(self._data):
+        idx = array_namespace(self._data).asarray(idx)
     out = self._data[_gather_key(idx, axis)]
     return record(GatherBackward0, out, (self,), (axis, idx, self._data.shape))
 
@@ -362,7 +391,17 @@ def masked_fill(self, mask: Tensor, value):
     m = mask._data
     v = value.item() if isinstance(value, Tensor) else value
     d = self._data
-    out = np.where(m, np.asarray(v, dtype=d.dtype), d)
+    if type(m) is not type(d) and not (is_host(m) and is_host(d)):
+        if m.ndim or not is_host(m):
+            raise RuntimeError(f"expected self and mask to be on the same device, but got mask "
+                               f"on {mask.device} and self on {self.device}")
+        from .._device_move import same_place  # noqa: PLC0415
+        m = same_place(m, d)
+    xp = array_namespace(d)
+    if xp is NUMPY:
+        out = np.where(m, np.asarray(v, dtype=d.dtype), d)
+    else:
+        out = xp.where(m, xp.asarray(v, dtype=d.dtype), d)
     return record(MaskedFillBackward0, out, (self,), (m,),
                   ((None, None),) if out.shape == d.shape else ((d.shape, None),))
 
@@ -372,7 +411,9 @@ Tensor.masked_fill_ = lambda self, mask, value: self._inplace(
 
 
 def nonzero(input, *, as_tuple: bool = False):
-    idx = np.nonzero(np.asarray(input._data))
+    d = input._data
+    xp = NUMPY if is_host(d) else array_namespace(d)
+    idx = np.nonzero(np.asarray(d)) if xp is NUMPY else xp.nonzero(d)
     if as_tuple:
         out = []
         for a in idx:
@@ -381,7 +422,7 @@ def nonzero(input, *, as_tuple: bool = False):
             out.append(t)
         return tuple(out)
     t = Tensor.__new__(Tensor)
-    t._data = np.stack(idx, axis=1).astype(np.int64) if idx else np.zeros((1, 0), np.int64)
+    t._data = xp.stack(idx, axis=1).astype(np.int64) if idx else xp.zeros((1, 0), np.int64)
     return t
 
 

@@ -52,9 +52,22 @@ def _common_dtype(tensors):
     return _dtypes.result_type(*tensors)
 
 
+def _same_device(tensors) -> None:
+    """torch's error when cat/stack get tensors on two devices (the first one's is common)."""
+    first = type(tensors[0]._data)
+    if all(type(t._data) is first for t in tensors):
+        return
+    common = tensors[0].device
+    for t in tensors[1:]:
+        if t.device != common:
+            from .._device import argument_device_error  # noqa: PLC0415
+            raise argument_device_error("tensors", t.device, common, "wrapper_CUDA_cat")
+
+
 def cat(tensors, dim: int = 0):
     """Concatenate along an existing dim (CatBackward0)."""
     tensors = _check_list(tensors, "cat")
+    _same_device(tensors)
     ref = next((t for t in tensors if t._data.ndim != 1 or t._data.shape[0] != 0), tensors[0])
     nd = ref._data.ndim
     if nd == 0:
@@ -91,6 +104,7 @@ def stack(tensors, dim: int = 0):
     if not isinstance(tensors, Tensor) and len(tensors) == 0:
         raise RuntimeError("stack expects a non-empty TensorList")
     tensors = _check_list(tensors, "stack")
+    _same_device(tensors)
     shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
         if t._data.shape != shape:

@@ -76,6 +76,20 @@ def _check_args(fname: str, argname: str, other, position: int = 1) -> None:
                         f"not {type(other).__name__}")
 
 
+def _devices(a: Tensor, b: Tensor, method: str, names=("self", "mat2"), common_from=0) -> None:
+    """torch's error for a matrix product whose operands are on two devices: the kernel's
+    wrapper takes the device of one argument (``common_from``) and names the other."""
+    if type(a._data) is type(b._data):
+        return
+    da, db = a.device, b.device
+    if da == db:
+        return
+    from .._device import argument_device_error  # noqa: PLC0415
+    if common_from == 0:
+        raise argument_device_error(names[1], db, da, method)
+    raise argument_device_error(names[0], da, db, method)
+
+
 def _promoted(a: Tensor, b: Tensor):
     ad, bd = a._data, b._data
     if ad.dtype is bd.dtype:
@@ -97,6 +111,15 @@ def matmul(input, other):
                         f"{type(other).__name__}")
     a, b, _ = _promoted(input, other)
     na, nb = a.ndim, b.ndim
+    if type(a) is not type(b):  # the kernel matmul dispatches to decides torch's wording
+        if nb == 1 and na >= 2:
+            _devices(input, other, "wrapper_CUDA_addmv_", ("mat", "vec"), common_from=1)
+        elif nb == 1:
+            _devices(input, other, "wrapper_CUDA__dot", ("self", "tensor"))
+        elif na == 1 or (na >= 3 and nb == 2) or (na == 2 and nb == 2):
+            _devices(input, other, "wrapper_CUDA_mm")
+        else:
+            _devices(input, other, "wrapper_CUDA_bmm")
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{na}D and {nb}D")
@@ -134,6 +157,7 @@ Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 def mm(input, mat2, *, _position: int = 1):
     """2-d matrix product (MmBackward0)."""
     _check_args("mm", "mat2", mat2, _position)
+    _devices(input, mat2, "wrapper_CUDA_mm")
     a, b, _ = _promoted(input, mat2)
     if a.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -149,6 +173,7 @@ def mm(input, mat2, *, _position: int = 1):
 def mv(input, vec, *, _position: int = 1):
     """Matrix-vector product (MvBackward0)."""
     _check_args("mv", "vec", vec, _position)
+    _devices(input, vec, "wrapper_CUDA_addmv_", ("mat", "vec"), common_from=1)
     a, b, _ = _promoted(input, vec)
     if a.ndim != 2 or b.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a.ndim}, {a.ndim}, {b.ndim}")
@@ -162,6 +187,7 @@ def mv(input, vec, *, _position: int = 1):
 def dot(input, tensor, *, _position: int = 1):
     """Inner product of two 1-d tensors (DotBackward0)."""
     _check_args("dot", "tensor", tensor, _position)
+    _devices(input, tensor, "wrapper_CUDA__dot", ("self", "tensor"))
     a, b, _ = _promoted(input, tensor)
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
@@ -176,6 +202,7 @@ def dot(input, tensor, *, _position: int = 1):
 def bmm(input, mat2, *, _position: int = 1):
     """Batched matrix product of two 3-d tensors (BmmBackward0)."""
     _check_args("bmm", "mat2", mat2, _position)
+    _devices(input, mat2, "wrapper_CUDA_bmm")
     a, b, _ = _promoted(input, mat2)
     if a.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")

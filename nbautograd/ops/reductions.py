@@ -244,14 +244,14 @@ def _extreme(input, dim, keepdim, full_cls, dim_cls, np_fn, arg_fn, rtype, other
             raise RuntimeError(f"{np_fn.__name__}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
                                "argument.")
-        return record(full_cls, np_fn(d), (input,))
+        return record(full_cls, getattr(d, np_fn.__name__)(), (input,))  # d.max(), d.min()
     axis = wrap_dim(dim, d.ndim)
     if d.ndim == 0:
         idx = xp.zeros((), dtype=np.int64)
         onehot = xp.ones((), dtype=d.dtype)
         values = record(dim_cls, d, (input,), (axis, True, onehot))
     else:
-        idx = arg_fn(d, axis=axis, keepdims=True)
+        idx = getattr(d, arg_fn.__name__)(axis=axis, keepdims=True)  # d.argmax(...)
         shape = [1] * d.ndim
         shape[axis] = d.shape[axis]
         onehot = (xp.reshape(xp.arange(d.shape[axis]), shape) == idx).astype(d.dtype)
@@ -285,8 +285,8 @@ def min(input, dim=None, keepdim: bool = False):  # noqa: A001
 def argmax(input, dim=None, keepdim: bool = False):
     d = input._data
     t = Tensor.__new__(Tensor)
-    t._data = (np.argmax(d) if dim is None else
-               np.argmax(d, axis=wrap_dim(dim, d.ndim), keepdims=keepdim)).astype(np.int64)
+    t._data = (d.argmax() if dim is None else
+               d.argmax(axis=wrap_dim(dim, d.ndim), keepdims=keepdim)).astype(np.int64)
     return t
 
 
@@ -294,8 +294,8 @@ def argmax(input, dim=None, keepdim: bool = False):
 def argmin(input, dim=None, keepdim: bool = False):
     d = input._data
     t = Tensor.__new__(Tensor)
-    t._data = (np.argmin(d) if dim is None else
-               np.argmin(d, axis=wrap_dim(dim, d.ndim), keepdims=keepdim)).astype(np.int64)
+    t._data = (d.argmin() if dim is None else
+               d.argmin(axis=wrap_dim(dim, d.ndim), keepdims=keepdim)).astype(np.int64)
     return t
 
 
@@ -325,7 +325,7 @@ def amax(input, dim=(), keepdim: bool = False):
     """Maximum over ``dim`` (all dims by default); ties share the gradient."""
     d = input._data
     axes = dims_arg(dim if dim != () else None, d.ndim)
-    return record(AmaxBackward0, np.max(d, axis=axes, keepdims=keepdim), (input,), (axes, keepdim))
+    return record(AmaxBackward0, d.max(axis=axes, keepdims=keepdim), (input,), (axes, keepdim))
 
 
 @tensor_method()
@@ -333,7 +333,7 @@ def amin(input, dim=(), keepdim: bool = False):
     """Minimum over ``dim`` (all dims by default); ties share the gradient."""
     d = input._data
     axes = dims_arg(dim if dim != () else None, d.ndim)
-    return record(AminBackward0, np.min(d, axis=axes, keepdims=keepdim), (input,), (axes, keepdim))
+    return record(AminBackward0, d.min(axis=axes, keepdims=keepdim), (input,), (axes, keepdim))
 
 
 # --- norms and moments -----------------------------------------------------------------------
@@ -480,7 +480,7 @@ def cumsum(input, dim, *, dtype=None):
     d = input._data
     axis = wrap_dim(dim, d.ndim)
     dt = _sum_dtype(d, dtype)
-    out = np.cumsum(d, axis=axis, dtype=dt) if d.ndim else d.astype(dt or d.dtype)
+    out = d.cumsum(axis=axis, dtype=dt) if d.ndim else d.astype(dt or d.dtype)
     return record(CumsumBackward0, out, (input,), (axis,))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtypes
-from .._backend import array_namespace
+from .._backend import array_namespace, is_host as _is_host
 from .._node import Node, op, record
 from .._tensor import Tensor, _shareable
 from ._common import tensor_method, wrap_dim
@@ -45,7 +45,7 @@ def replay(obj, chain: tuple):
         elif kind == "permute":
             obj = obj.permute(*arg) if is_t else obj.transpose(arg)
         elif kind == "expand":
-            obj = obj.expand(*arg) if is_t else np.broadcast_to(obj, arg)
+            obj = obj.expand(*arg) if is_t else array_namespace(obj).broadcast_to(obj, arg)
         elif kind == "alias":
             pass
     return obj
@@ -101,7 +101,7 @@ def view(self, *shape):
     try:
         out = d.view()
         out.shape = new  # raises if the memory layout cannot be viewed this way
-    except AttributeError:
+    except (AttributeError, ValueError):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
                            "least one dimension spans across two contiguous subspaces). Use "
                            ".reshape(...) instead.") from None
@@ -113,10 +113,16 @@ def reshape(self, *shape):
     """A tensor with a new shape: a view when the layout allows it, else a copy."""
     d = _shareable(self)
     new = _infer_shape(shape, d.size)
-    if d.flags.c_contiguous or np.may_share_memory(r := d.reshape(new), d):
+    if d.flags.c_contiguous or _shares_memory(r := d.reshape(new), d):
         out = d.reshape(new)
         return make_view(self, record(ViewBackward0, out, (self,), (d.shape,)), ("reshape", new))
     return record(UnsafeViewBackward0, r, (self,), (d.shape,))
+
+
+def _shares_memory(a, b) -> bool:
+    if type(b) is np.ndarray:
+        return np.may_share_memory(a, b)
+    return array_namespace(b).may_share_memory(a, b)
 
 
 Tensor.view_as = lambda self, other: view(self, *other.shape)
@@ -294,7 +300,7 @@ def expand(self, *sizes):
         sizes = tuple(sizes[0])
     d = _shareable(self)
     if len(sizes) < d.ndim:
-        raise RuntimeError(f"expand({self.type_name()}{{[{', '.join(map(str, d.shape))}]}}, "
+        raise RuntimeError(f"expand(torch.{self.type_name()}{{[{', '.join(map(str, d.shape))}]}}, "
                            f"size=[{', '.join(map(str, sizes))}]): the number of sizes provided "
                            f"({len(sizes)}) must be greater or equal to the number of dimensions "
                            f"in the tensor ({d.ndim})")
@@ -369,7 +375,7 @@ def contiguous(self, memory_format=None):
     d = self._data
     if isinstance(d, np.generic) or d.flags.c_contiguous:
         return self
-    return record(CloneBackward0, np.ascontiguousarray(d), (self,))
+    return record(CloneBackward0, array_namespace(d).ascontiguousarray(d), (self,))
 
 
 Tensor.is_contiguous = lambda self, memory_format=None: bool(
@@ -378,11 +384,19 @@ Tensor.is_contiguous = lambda self, memory_format=None: bool(
 
 @op
 class ToCopyBackward0(Node):
+    """The gradient goes back to the input's dtype and, after a device move, its device."""
     save = ((),)
 
     def vjp(self, xp, g, x, out):
-        return (g.astype(self._params[0]) if not getattr(xp, "is_tensor_ns", False)
-                else g.to(_dtypes.FROM_NP[self._params[0]]),)
+        np_dtype = self._params[0]
+        dev = self._params[1] if len(self._params) > 1 else None
+        if getattr(xp, "is_tensor_ns", False):
+            g = g.to(_dtypes.FROM_NP[np_dtype])
+            return (g if dev is None else g.to(dev),)
+        if dev is not None:
+            from .._device_move import move  # noqa: PLC0415
+            g = move(g, dev)
+        return (g.astype(np_dtype) if g.dtype != np_dtype else g,)
 
 
 def convert(self, dtype: _dtypes.dtype | None = None, device=None, copy: bool = False):
@@ -398,7 +412,14 @@ def convert(self, dtype: _dtypes.dtype | None = None, device=None, copy: bool = 
         return self
     if out is d:
         out = d.copy()
-    t = record(ToCopyBackward0, out, (self,), (d.dtype,))
+    hop = type(out) is not type(d) and not (_is_host(out) and _is_host(d))
+    if hop:
+        from .._device import device_of  # noqa: PLC0415
+        t = record(ToCopyBackward0, out, (self,), (d.dtype, device_of(d)))
+        if t.grad_fn is not None:
+            t.grad_fn._slow = t.grad_fn._device_hop = True  # the engine follows the move
+    else:
+        t = record(ToCopyBackward0, out, (self,), (d.dtype,))
     if not (dtype is None or dtype.is_floating_point or dtype.is_complex):
         t.grad_fn, t._rg = None, False  # integer results never require grad
     return t
@@ -422,6 +443,8 @@ def to(self, *args, **kwargs):
             continue
         elif isinstance(a, bool):
             continue
+        elif isinstance(a, int):
+            dev = Device(a)  # a GPU index, as in torch
         else:
             dtype = _dtypes.as_dtype(a)
     if dtype is not None:
@@ -444,7 +467,7 @@ Tensor.cuda = lambda self, device=None, non_blocking=False: convert(
 
 def _type(self, dtype=None, non_blocking=False):
     if dtype is None:
-        return "torch." + _dtypes._LEGACY[self.dtype._name] + "Tensor"
+        return "torch." + self.type_name()
     if isinstance(dtype, str):
         name = dtype.split(".")[-1].replace("Tensor", "")
         inv = {v: k for k, v in _dtypes._LEGACY.items()}
@@ -453,7 +476,8 @@ def _type(self, dtype=None, non_blocking=False):
 
 
 Tensor.type = _type
-Tensor.type_name = lambda self: _dtypes._LEGACY[self.dtype._name] + "Tensor"
+Tensor.type_name = lambda self: ("" if _is_host(self._data) else "cuda.") + \
+    _dtypes._LEGACY[self.dtype._name] + "Tensor"
 
 
 # --- in-place writes through views -----------------------------------------------------------
@@ -516,9 +540,9 @@ class FlipBackward0(Node):
 
 
 @tensor_method()
-def flip(self, dims):
+def flip(self, *dims):
     """Reverse the order of elements along ``dims`` (FlipBackward0)."""
-    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
     axes = tuple(wrap_dim(d, self._data.ndim) for d in dims)
     return record(FlipBackward0, array_namespace(self._data).flip(self._data, axes).copy(),
                   (self,), (axes,))
