@@ -58,7 +58,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     captured = {} if capture is not None else None
     foreign = {id(g) for g in grads} if accumulate else None
     if create_graph:
-        xp = _tensor_namespace()[0]
+        xp = _tensor_namespace()
         from ._tensor import wrap  # noqa: PLC0415 (cheap after the first call)
     else:
         xp = array_namespace(grads[0])
@@ -180,9 +180,9 @@ def _namespace_of(g, batch: int):
 def _tensor_namespace():
     """The Tensor namespace for create_graph (imported once: _tensor_ns imports the ops)."""
     if not _TENSOR_NS:
-        from ._tensor_ns import TENSOR_NS, saved_as_tensors  # noqa: PLC0415
-        _TENSOR_NS.extend((TENSOR_NS, saved_as_tensors))
-    return _TENSOR_NS
+        from ._tensor_ns import TENSOR_NS  # noqa: PLC0415
+        _TENSOR_NS.append(TENSOR_NS)
+    return _TENSOR_NS[0]
 
 
 def _after_node(node, g, grads_in, listening: bool):

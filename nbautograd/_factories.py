@@ -361,10 +361,6 @@ def randint_like(input, low, high=None, *, dtype=None, device=None, requires_gra
                    device=device or input.device, requires_grad=requires_grad)
 
 
-def _numbers_ok(x) -> bool:
-    return isinstance(x, numbers.Number)
-
-
 # In-place random fills used by nn.init and tutorials
 def _fill_random(self, generator, kind, *args):
     d = self._data

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _dtypes, _events
 from ._backend import array_namespace, to_host
-from ._device import CPU, device_of
+from ._device import device_of
 from ._grad_mode import STATE
 from . import _node
 from ._node import INPLACE_EPOCH, RemovableHandle, accumulate_node
@@ -115,10 +115,6 @@ class Tensor:
         """The GPU index of a CUDA tensor; -1 for a CPU tensor."""
         d = self.device
         return -1 if d.type == "cpu" else d.index
-
-    @property
-    def is_floating_point_(self) -> bool:  # pragma: no cover - torch has the method form only
-        return self.dtype.is_floating_point
 
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
@@ -562,5 +558,3 @@ def _rebuild(arr, rg):
     t._rg = rg
     return t
 
-
-CPU_DEVICE = CPU

@@ -135,8 +135,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     if not grads:
         grads = (None,) * len(outputs)
     if len(grads) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs"
-                           if False else f"got {len(grads)} gradients for {len(outputs)} tensors")
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grads)} gradients")
     _check_requires_grad(outputs)
     grads = _make_grads(outputs, grads, create_graph)
     if retain_graph is None:

@@ -827,17 +827,11 @@ class ClampBackward1(Node):
 
     def vjp(self, xp, g, x, out):
         lo, hi = self._params
-        mask = xp.ones_like(x, dtype=bool) if not self._saved_is_tensor() else None
-        keep = True
-        if lo is not None:
-            keep = x >= lo
-        if hi is not None:
-            keep = (x <= hi) & keep if lo is not None else x <= hi
-        del mask
+        if lo is not None and hi is not None:
+            keep = (x >= lo) & (x <= hi)
+        else:
+            keep = x >= lo if lo is not None else x <= hi
         return (g * keep,)
-
-    def _saved_is_tensor(self):
-        return False
 
 
 @tensor_method("clamp", "clip")

@@ -28,11 +28,6 @@ def _expand_back(xp, g, shape, axes, keepdim):
     return xp.broadcast_to(g, shape)
 
 
-def _scalar_out(out, src):
-    # numpy returns numpy scalars from full reductions: keep them (cheap 0-d data)
-    return out
-
-
 # --- sum / mean ------------------------------------------------------------------------------
 @op
 class SumBackward0(Node):

@@ -280,7 +280,6 @@ def t(self):
 Tensor.T = property(lambda self: _permuted(self, tuple(range(self._data.ndim))[::-1],
                                            PermuteBackward0))
 Tensor.mT = property(lambda self: transpose(self, -2, -1))
-Tensor.t_ = None  # in-place transpose is not offered
 
 
 # --- expand / repeat -------------------------------------------------------------------------
