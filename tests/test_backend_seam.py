@@ -676,3 +676,242 @@ def test_recording_on_gpu(on_gpu):
         (x * 3).sum().backward()
     assert "backward_calls=2" in repr(rec)
     assert x.grad.device == GPU and x.grad.tolist() == [5.0, 7.0]
+
+
+# =============================================================================================
+# nn and optim on the fake GPU: the same computation on the CPU (NumPy) is the reference
+# =============================================================================================
+def _leaves(out):
+    """The tensors of a (nested) result, in order; None entries kept."""
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _leaves(o)]
+    return [out]
+
+
+def cpu_vs_gpu(fn, rtol=1e-6, atol=0.0):
+    """``fn(device)`` on the CPU and on the fake GPU: every tensor it returns must live on the
+    device it was given (GPU ones in the strict array type), with the CPU run's dtype, shape,
+    grad_fn name and values (to ``rtol``). Returns the GPU run's tensors."""
+    want, got = _leaves(fn("cpu")), _leaves(fn("cuda"))
+    assert len(want) == len(got)
+    for i, (a, b) in enumerate(zip(got, want)):
+        if b is None:
+            assert a is None, f"result {i}: None on the CPU, {a!r} on the GPU"
+            continue
+        if not isinstance(b, nb.Tensor):
+            assert a == b, f"result {i}: {a!r} on the GPU, {b!r} on the CPU"
+            continue
+        _on_gpu(a, f"result {i}")
+        assert b.device == nb.device("cpu")
+        assert a.dtype == b.dtype and tuple(a.shape) == tuple(b.shape), f"result {i}"
+        assert grad_fn_name(a) == grad_fn_name(b), f"result {i}: grad_fn"
+        np.testing.assert_allclose(host(a), b.detach().numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"result {i}")
+    return got
+
+
+def _cotangent(out, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(tuple(out.shape)).astype(np.dtype(str(out.dtype)[6:]))
+
+
+# (id, loss, input shape, keyword arguments; weight=True: a class-weight tensor on the device;
+# targets="ignored": every target is ignore_index; probs=True: class-probability targets)
+NLL_CASES = [
+    ("nll_mean", "nll", (5, 4), {}),
+    ("nll_sum_weight", "nll", (5, 4), dict(weight=True, reduction="sum")),
+    ("nll_none_ignore", "nll", (5, 4), dict(ignore_index=1, reduction="none")),
+    ("nll_mean_weight_ignore", "nll", (6, 4), dict(weight=True, ignore_index=2)),
+    ("nll_all_ignored", "nll", (3, 4), dict(targets="ignored")),
+    ("nll_unbatched", "nll", (4,), {}),
+    ("nll_unbatched_none", "nll", (4,), dict(reduction="none", weight=True)),
+    ("nll_spatial", "nll", (2, 4, 3, 2), dict(weight=True)),
+    ("nll_spatial_none", "nll", (2, 4, 3, 2), dict(reduction="none", ignore_index=0)),
+    ("nll_3d_sum", "nll", (2, 4, 5), dict(reduction="sum", weight=True)),
+    ("ce_mean", "ce", (5, 4), {}),
+    ("ce_weight_ignore_sum", "ce", (6, 4), dict(weight=True, ignore_index=3, reduction="sum")),
+    ("ce_none", "ce", (5, 4), dict(reduction="none")),
+    ("ce_weight_mean", "ce", (5, 4), dict(weight=True)),
+    ("ce_smoothing", "ce", (6, 4), dict(label_smoothing=0.1, weight=True, ignore_index=0)),
+    ("ce_probs", "ce", (5, 4), dict(probs=True, weight=True)),
+    ("ce_spatial_none", "ce", (2, 4, 3), dict(weight=True, reduction="none")),
+    ("ce_unbatched", "ce", (4,), dict(ignore_index=2)),
+    ("ce_all_ignored", "ce", (3, 4), dict(targets="ignored", reduction="sum")),
+]
+
+
+def _nll_run(kind, shape, kw, dtype, dev):
+    kw = dict(kw)
+    rng = np.random.default_rng(len(shape) * 7 + shape[0])
+    x = nb.tensor(rng.standard_normal(shape).astype(dtype), device=dev, requires_grad=True)
+    n_classes = shape[0] if len(shape) == 1 else shape[1]
+    t_shape = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    if kw.pop("probs", False):
+        target = nb.tensor(rng.dirichlet(np.ones(n_classes), t_shape[0]).astype(dtype),
+                           device=dev)
+    elif kw.pop("targets", None) == "ignored":
+        target = nb.full(t_shape, kw.get("ignore_index", -100), dtype=nb.int64, device=dev)
+    else:
+        t = rng.integers(0, n_classes, t_shape)
+        if "ignore_index" in kw and t.ndim:
+            t.reshape(-1)[::3] = kw["ignore_index"]  # some targets ignored, not all
+        target = nb.tensor(t, device=dev)
+    if kw.pop("weight", False):
+        kw["weight"] = nb.tensor(rng.uniform(0.5, 2.0, n_classes).astype(dtype), device=dev)
+    F = nb.nn.functional
+    loss = (F.nll_loss if kind == "nll" else F.cross_entropy)(x, target, **kw)
+    loss.backward(nb.tensor(_cotangent(loss), device=dev), create_graph=kind == "ce")
+    out = [loss, x.grad.detach()]
+    if kind == "ce":  # a Hessian-vector product: the rules run again on the GPU tensors
+        v = nb.tensor(_cotangent(x, seed=1), device=dev)
+        (hv,) = nb.autograd.grad((x.grad * v).sum(), x)
+        out.append(hv)
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", NLL_CASES, ids=[c[0] for c in NLL_CASES])
+def test_nll_and_cross_entropy_on_gpu(gpu, case, dtype):
+    _, kind, shape, kw = case
+    cpu_vs_gpu(lambda dev: _nll_run(kind, shape, kw, dtype, dev))
+
+
+def test_nll_loss_devices_must_match(gpu):
+    F = nb.nn.functional
+    x = nb.zeros(2, 3, device="cuda", requires_grad=True)
+    with pytest.raises(RuntimeError) as e:
+        F.nll_loss(x, nb.tensor([0, 1]))
+    assert str(e.value) == ("Expected all tensors to be on the same device, but got target is "
+                            "on cpu, different from other tensors on cuda:0 (when checking "
+                            "argument in method wrapper_CUDA_nll_loss_forward)")
+    with pytest.raises(RuntimeError, match="but got weight is on cpu"):
+        F.cross_entropy(x, nb.tensor([0, 1], device="cuda"), weight=nb.ones(3))
+    with pytest.raises(RuntimeError, match="wrapper_CUDA_nll_loss2d_forward"):
+        F.nll_loss(nb.zeros(1, 3, 2, 2, device="cuda"), nb.zeros(1, 2, 2, dtype=nb.int64))
+    with pytest.raises(IndexError, match="Target 3 is out of bounds."):
+        F.nll_loss(x, nb.tensor([0, 3], device="cuda"))
+
+
+def test_other_losses_on_gpu(gpu):
+    def run(dev):
+        rng = np.random.default_rng(3)
+        p = nb.tensor(rng.uniform(0.05, 0.95, (4, 3)).astype(np.float32), device=dev,
+                      requires_grad=True)
+        y = nb.tensor(rng.uniform(0, 1, (4, 3)).astype(np.float32), device=dev)
+        w = nb.tensor(rng.uniform(0.5, 2, (3,)).astype(np.float32), device=dev)
+        nn = nb.nn
+        losses = [nn.BCELoss()(p, y), nn.BCELoss(weight=w, reduction="sum")(p, y),
+                  nn.BCEWithLogitsLoss(weight=w, pos_weight=w)(p, y), nn.MSELoss()(p, y),
+                  nn.L1Loss(reduction="sum")(p, y)]
+        total = sum(loss * (k + 1) for k, loss in enumerate(losses))
+        (g,) = nb.autograd.grad(total, p, create_graph=True)
+        (gg,) = nb.autograd.grad(g.sum(), p)
+        return losses + [g, gg]
+    cpu_vs_gpu(run)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_dropout_on_gpu(gpu, dtype):
+    p = 0.3
+    nb.manual_seed(7)
+    before = nb.rand(5)  # the CPU generator's next draws
+    nb.manual_seed(7)  # seeds the GPU too
+    x = nb.tensor(np.arange(1, 25, dtype=dtype).reshape(4, 6), device="cuda",
+                  requires_grad=True)
+    out = nb.nn.functional.dropout(x, p)
+    _on_gpu(out, "dropout")
+    assert out.dtype == x.dtype and out.grad_fn is not None
+    # the mask was drawn on the GPU, by its generator (the strict one: a seeded RandomState)
+    draw_dtype = np.float64 if dtype == "float64" else np.float32
+    keep = np.random.RandomState(7).random_sample((4, 6)).astype(draw_dtype) >= p
+    assert np.array_equal(host(out) != 0, keep)
+    scale = np.dtype(dtype).type(1.0 - p)
+    mask = keep.astype(dtype) / scale
+    np.testing.assert_array_equal(host(out), host(x) * mask)
+    cot = _cotangent(out)
+    out.backward(nb.tensor(cot, device="cuda"))
+    _on_gpu(x.grad, "dropout grad")
+    np.testing.assert_array_equal(host(x.grad), cot * mask)  # grad is mask * scale
+    assert nb.rand(5).tolist() == before.tolist()  # the CPU generator was not used
+
+
+def test_dropout_variants_on_gpu(gpu):
+    x = nb.ones(3, 4, device="cuda", requires_grad=True)
+    drop = nb.nn.Dropout(0.5)
+    y = drop(x)
+    _on_gpu(y, "Dropout()")
+    assert set(host(y).ravel().tolist()) <= {0.0, 2.0}
+    assert drop.eval()(x) is x
+    z = nb.nn.functional.dropout(x, 1.0)
+    _on_gpu(z, "p=1")
+    assert host(z).tolist() == [[0.0] * 4] * 3
+    z.sum().backward()
+    assert host(x.grad).tolist() == [[0.0] * 4] * 3
+    h = x * 1
+    h2 = nb.nn.functional.dropout(h, 0.25, inplace=True)
+    assert h2 is h and h._version == 1
+    _on_gpu(h, "inplace")
+    assert set(host(h).ravel().tolist()) <= {0.0, np.float32(1 / 0.75).item()}
+
+
+def test_init_draws_on_gpu(gpu):
+    nb.manual_seed(4)
+    before = nb.rand(5)
+    nb.manual_seed(4)
+    w = nb.empty(50, 20, device="cuda")
+    nb.nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5)
+    _on_gpu(w, "trunc_normal_")
+    vals = host(w)
+    assert vals.min() >= -0.5 and vals.max() <= 0.5 and np.unique(vals).size > 900
+    assert nb.rand(5).tolist() == before.tolist()  # drawn by the GPU's generator
+    for init in (nb.nn.init.kaiming_uniform_, nb.nn.init.xavier_normal_,
+                 nb.nn.init.normal_, nb.nn.init.zeros_):
+        _on_gpu(init(nb.empty(3, 4, device="cuda")), init.__name__)
+
+
+OPTIMIZERS = [
+    ("sgd_momentum_nesterov_wd", "SGD",
+     dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("sgd_dampening_maximize", "SGD", dict(lr=0.05, momentum=0.5, dampening=0.1,
+                                          maximize=True)),
+    ("adam", "Adam", dict(lr=0.01)),
+    ("adam_amsgrad_wd", "Adam", dict(lr=0.01, weight_decay=0.05, amsgrad=True)),
+    ("adamw", "AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("rmsprop", "RMSprop", dict(lr=0.01)),
+    ("rmsprop_centered_momentum_wd", "RMSprop",
+     dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
+]
+
+
+def _train(opt_name, kw, dtype, dev, steps=6):
+    """A tiny MLP trained for ``steps`` steps on ``dev``: the losses, the parameters and the
+    optimizer state after the last step."""
+    nb.manual_seed(0)
+    model = nb.nn.Sequential(nb.nn.Linear(4, 8), nb.nn.Tanh(), nb.nn.Linear(8, 3))
+    model = model.to(dtype=getattr(nb, dtype)).to(dev)
+    rng = np.random.default_rng(1)
+    X = nb.tensor(rng.standard_normal((10, 4)).astype(dtype), device=dev)
+    y = nb.tensor(rng.integers(0, 3, 10), device=dev)
+    opt = getattr(nb.optim, opt_name)(model.parameters(), **kw)
+    losses = []
+    for k in range(steps):
+        opt.zero_grad(set_to_none=k % 2 == 0)
+        loss = nb.nn.functional.cross_entropy(model(X), y, ignore_index=2)
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    params = [p.detach() for p in model.parameters()]
+    for p in params:
+        assert p.dtype is getattr(nb, dtype)
+    # the state tensors (momentum buffers, moments; not Adam's CPU step count) on ``dev`` too
+    state = [v for p in model.parameters() for k, v in sorted(opt.state[p].items())
+             if k != "step"]
+    assert len(state) >= len(params)
+    return losses, params, state
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", OPTIMIZERS, ids=[c[0] for c in OPTIMIZERS])
+def test_optimizer_steps_on_gpu(gpu, case, dtype):
+    _, name, kw = case
+    cpu_vs_gpu(lambda dev: _train(name, kw, dtype, dev))

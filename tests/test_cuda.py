@@ -121,6 +121,70 @@ def test_large_elementwise_and_mlp_step_cuda(on_cuda):
         [X, W1, W2, Y], [False, True, True, False], **TOL["float32"])
 
 
+OPTIMIZERS = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+]
+
+
+@pytest.mark.parametrize("opt_name,kw", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
+def test_mlp_training_steps_cuda(opt_name, kw):
+    """An MLP of ``nn.Linear`` layers, ``cross_entropy`` (class weights, ignore_index) and an
+    optimizer, every step on the GPU: torch's losses and parameters (torch on its GPU where it
+    has CUDA, else on the CPU)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 20)).astype(np.float32)
+    y = rng.integers(0, 5, 64)
+    class_w = rng.uniform(0.5, 2.0, 5).astype(np.float32)
+    init = [(rng.uniform(-1, 1, shape) / 4).astype(np.float32)
+            for shape in ((32, 20), (32,), (5, 32), (5,))]
+
+    def run(m, dev):
+        model = m.nn.Sequential(m.nn.Linear(20, 32), m.nn.Tanh(), m.nn.Linear(32, 5))
+        with m.no_grad():
+            for p, a in zip(model.parameters(), init):
+                p.copy_(m.tensor(a))
+        model = model.to(dev)
+        Xt, yt, w = m.tensor(X, device=dev), m.tensor(y, device=dev), m.tensor(class_w, device=dev)
+        opt = getattr(m.optim, opt_name)(model.parameters(), **kw)
+        losses = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = m.nn.functional.cross_entropy(model(Xt), yt, weight=w, ignore_index=4)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return model, opt, losses
+
+    model, opt, losses = run(nb, "cuda")
+    for p in model.parameters():
+        assert isinstance(p._data, cupy.ndarray) and p.dtype is nb.float32 and p.device == GPU
+        for k, v in opt.state[p].items():
+            if k != "step":  # the moments and buffers live on the GPU too
+                assert isinstance(v._data, cupy.ndarray) and v.dtype is nb.float32, k
+    t_model, _, t_losses = run(torch, "cuda" if TORCH_CUDA else "cpu")
+    np.testing.assert_allclose(losses, t_losses, **TOL["float32"])
+    for a, b in zip(model.parameters(), t_model.parameters()):
+        np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(),
+                                   **TOL["float32"])
+
+
+def test_dropout_cuda(on_cuda):
+    """The mask is drawn on the GPU; the gradient is the mask times 1 / (1 - p)."""
+    x = nb.ones(4000, requires_grad=True)
+    out = nb.nn.functional.dropout(x, 0.3)
+    assert isinstance(out._data, cupy.ndarray) and out.dtype is nb.float32
+    vals = out.detach().cpu().numpy()
+    kept = vals != 0
+    assert abs(kept.mean() - 0.7) < 0.05
+    np.testing.assert_allclose(vals[kept], 1 / 0.7, rtol=1e-6)
+    out.backward(nb.full((4000,), 2.0))
+    assert isinstance(x.grad._data, cupy.ndarray)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), 2 * vals)
+
+
 # --- devices, moves, printing ------------------------------------------------------------
 def test_tensors_live_in_cupy(on_cuda):
     x = nb.tensor([1.0, 2.0], requires_grad=True)
@@ -168,6 +232,10 @@ def test_printing_and_errors_match_torch_cuda():
         lambda m: (m.ones(2, device="cuda", requires_grad=True) * 2).backward(m.ones(2)),
         lambda m: m.ones(2, device="cuda").type(),
         lambda m: m.ones(2, 3, device="cuda").expand(3),
+        lambda m: m.nn.functional.nll_loss(m.zeros(2, 3, device="cuda"), m.tensor([0, 1])),
+        lambda m: m.nn.functional.cross_entropy(m.zeros(2, 3, device="cuda"),
+                                                m.tensor([0, 1], device="cuda"),
+                                                weight=m.ones(3)),
     ]
     for code in codes:
         t, n = both(code)

@@ -17,6 +17,7 @@ tensor([[3., 3., 3.]], grad_fn=<AddmmBackward0>)
 """
 from __future__ import annotations
 
+from .._backend import array_namespace
 from .._node import OUT, Node, op
 from .._tensor import wrap
 
@@ -121,9 +122,10 @@ class BinaryCrossEntropyBackward0(Node):
 
 
 def _eps_like(x):
-    import numpy as np  # noqa: PLC0415
+    """torch's 1e-12 as a 0-d array of ``x``'s dtype, made by ``x``'s own array library (a
+    NumPy array would not mix with a GPU array)."""
     d = x._data if hasattr(x, "_data") else x
-    return np.asarray(1e-12, dtype=d.dtype)
+    return array_namespace(d).asarray(1e-12, dtype=d.dtype)
 
 
 @op

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .. import _dtypes
-from .._backend import array_namespace
+from .._backend import array_namespace, is_host
 from .._node import record
 from .._tensor import Tensor
 from . import _nodes
@@ -185,7 +185,8 @@ def _check_expand(t: Tensor, target: tuple) -> None:
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
             inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)`` (training
-    only; the mask comes from nbautograd's generator, so ``manual_seed`` makes it repeatable).
+    only; the mask comes from nbautograd's generator -- the input's GPU's generator for a CUDA
+    tensor, made there -- so ``manual_seed`` makes it repeatable).
 
     >>> import nbautograd as torch
     >>> torch.nn.functional.dropout(torch.ones(3), p=0.5, training=False)
@@ -195,16 +196,31 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    from .._factories import _RNG  # noqa: PLC0415
     d = input._data
+    xp = array_namespace(d)
     if p == 1.0:
-        noise = np.zeros(d.shape, dtype=d.dtype)
+        noise = xp.zeros(d.shape, dtype=d.dtype)
     else:
-        keep = _RNG[0].random(d.shape) >= p
-        noise = keep.astype(d.dtype) / d.dtype.type(1.0 - p)
+        keep = _uniform_like(d) >= p
+        # the scale rounded to the input's dtype, then a Python number: the division stays in
+        # the input's namespace and dtype (a NumPy scalar on the left would reach NumPy)
+        noise = keep.astype(d.dtype) / d.dtype.type(1.0 - p).item()
     mask = Tensor.__new__(Tensor)
     mask._data = noise
     return input.mul_(mask) if inplace else input * mask
+
+
+def _uniform_like(d):
+    """Uniform [0, 1) draws shaped like array ``d``, made where ``d`` lives: the CPU
+    generator (float64) for NumPy data, the GPU's own generator for a device array (float32
+    for inputs of 32 bits or fewer, as torch's CUDA dropout draws them)."""
+    if is_host(d):
+        from .._factories import _RNG  # noqa: PLC0415
+        return _RNG[0].random(d.shape)
+    from .. import cuda  # noqa: PLC0415
+    from .._device import device_of  # noqa: PLC0415
+    dt = np.float32 if d.dtype.kind == "f" and d.dtype.itemsize <= 4 else np.float64
+    return cuda._random(device_of(d), "random", tuple(d.shape), dt)
 
 
 # --- losses ------------------------------------------------------------------------------------
@@ -336,11 +352,11 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if t.dtype != x.dtype:
         raise RuntimeError(f"Found dtype {_legacy(target.dtype)} but expected "
                            f"{_legacy(input.dtype)}")
+    xp = array_namespace(x)
     w = None
     if weight is not None:
         shape = np.broadcast_shapes(t.shape, weight._data.shape)
-        w = np.broadcast_to(weight._data.astype(x.dtype, copy=False), shape)
-    xp = array_namespace(x)
+        w = xp.broadcast_to(weight._data.astype(x.dtype, copy=False), shape)
     if x.size and not bool(xp.all((x >= 0) & (x <= 1))):
         raise RuntimeError("all elements of input should be between 0 and 1")
     with np.errstate(all="ignore"):
@@ -460,26 +476,28 @@ def _nll_kernel(input: Tensor, target: Tensor, weight, reduction: str, ignore_in
                            f"{_legacy(target.dtype)}")
     class_dim = 0 if x.ndim == 1 else 1
     n_classes = x.shape[class_dim]
-    w = None
-    if weight is not None:
-        if not (weight.dim() == 1 and weight.numel() == n_classes):
-            raise RuntimeError(f"weight tensor should be defined either for all {n_classes} "
-                               "classes or no classes but got weight tensor of shape: "
-                               f"{list(weight.shape)}")
-        w = np.asarray(weight._data, dtype=np.float64)
+    if weight is not None and not (weight.dim() == 1 and weight.numel() == n_classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} "
+                           "classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    if not (is_host(x) and is_host(t) and (weight is None or is_host(weight._data))):
+        _nll_devices(input, target, weight, node_cls)
+    # every step in the input's namespace: NumPy on the CPU, the GPU's library on a GPU
+    xp = array_namespace(x)
+    w = None if weight is None else weight._data.astype(np.float64)
     # work on (N, d1, ..., C) with targets (N, d1, ...); an unbatched input is a batch of one
-    xl = np.moveaxis(x[None, :] if x.ndim == 1 else x, 1, -1)
-    tl = np.reshape(t, (1,)) if x.ndim == 1 else t
+    xl = xp.moveaxis(x[None, :] if x.ndim == 1 else x, 1, -1)
+    tl = xp.reshape(t, (1,)) if x.ndim == 1 else t
     tl = tl.astype(np.int64)
     valid = tl != ignore_index
     bad = valid & ((tl < 0) | (tl >= n_classes))
     if bad.any():
         raise IndexError(f"Target {int(tl[bad][0])} is out of bounds.")
-    safe_t = np.where(valid, tl, 0)
+    safe_t = xp.where(valid, tl, 0)
     with np.errstate(all="ignore"):  # -inf log-probs and all-ignored batches give inf/nan
-        picked = np.take_along_axis(xl, safe_t[..., None], axis=-1)[..., 0].astype(np.float64)
-        wt = (w[safe_t] if w is not None else np.ones(safe_t.shape)) * valid
-        losses = np.where(valid, -wt * picked, 0.0)
+        picked = xp.take_along_axis(xl, safe_t[..., None], axis=-1)[..., 0].astype(np.float64)
+        wt = (w[safe_t] if w is not None else xp.ones(safe_t.shape)) * valid
+        losses = xp.where(valid, -wt * picked, 0.0)
         if reduction == "none":
             out = losses.astype(x.dtype)
             if x.ndim == 1:
@@ -488,22 +506,36 @@ def _nll_kernel(input: Tensor, target: Tensor, weight, reduction: str, ignore_in
         elif reduction == "mean":
             # accumulated in double, as torch's kernel does, then divided by the weight total
             total_weight = wt.sum()
-            out = np.asarray(losses.sum() / total_weight).astype(x.dtype)[()]
+            out = xp.asarray(losses.sum() / total_weight).astype(x.dtype)[()]
             scale = -wt / total_weight
         else:
-            out = np.asarray(losses.sum()).astype(x.dtype)[()]
+            out = xp.asarray(losses.sum()).astype(x.dtype)[()]
             scale = -wt
-    # d loss / d input: -weight[target] (/ total weight) at each target position, 0 elsewhere
-    coef_l = np.zeros(xl.shape, dtype=np.float64)
-    np.put_along_axis(coef_l, safe_t[..., None], np.where(valid, scale, 0.0)[..., None],
-                      axis=-1)
-    coef = np.moveaxis(coef_l, -1, 1)
+        # d loss / d input: -weight[target] (/ total weight) at each target position, 0
+        # elsewhere (a one-hot select: nan/inf scales stay at the target, as in torch)
+        hot = xp.arange(n_classes) == safe_t[..., None]
+        coef_l = xp.where(hot, xp.where(valid, scale, 0.0)[..., None], 0.0)
+    coef = xp.moveaxis(coef_l, -1, 1)
     if x.ndim == 1:
         coef = coef[0]
     if reduction == "none" and x.ndim == 1:
         reduction = "scalar"  # the 0-d output of an unbatched input: g needs no class dim
     return record(node_cls, out, (input,),
                   (coef.astype(x.dtype), class_dim, reduction, ignore_index))
+
+
+def _nll_devices(input: Tensor, target: Tensor, weight, node_cls) -> None:
+    """torch's error when the target or the class weights live on another device than the
+    input (the kernel's generated wrapper checks ``target`` then ``weight``)."""
+    from .._device import argument_device_error  # noqa: PLC0415
+    common = input.device
+    args = [("target", target)] + ([] if weight is None else [("weight", weight)])
+    kind = "CUDA" if any(a.device.type == "cuda" for _, a in args) or common.type == "cuda" \
+        else "CPU"
+    name = "nll_loss2d_forward" if node_cls is _nodes.NllLoss2DBackward0 else "nll_loss_forward"
+    for arg, a in args:
+        if a.device != common:
+            raise argument_device_error(arg, a.device, common, f"wrapper_{kind}_{name}")
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

@@ -83,17 +83,29 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
+    from .._backend import is_host  # noqa: PLC0415
     from .._factories import _RNG  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-    rng = generator or _RNG[0]
     d = tensor._data
-    out = rng.normal(mean, std, d.shape)
+    if generator is None and not is_host(d):
+        # a CUDA tensor draws from its GPU's generator, on the GPU (as uniform_/normal_ do)
+        from .. import cuda  # noqa: PLC0415
+        from .._device import device_of  # noqa: PLC0415
+        dev = device_of(d)
+
+        def draw(n):
+            return cuda._random(dev, "normal", n, "float64", mean, std)
+    else:
+        rng = generator or _RNG[0]
+
+        def draw(n):
+            return rng.normal(mean, std, n)
+    out = draw(tuple(d.shape))
     bad = (out < a) | (out > b)
     while bad.any():  # rejection sampling: keep only draws inside [a, b]
-        out[bad] = rng.normal(mean, std, int(bad.sum()))
+        out[bad] = draw((int(bad.sum()),))
         bad = (out < a) | (out > b)
     src = Tensor.__new__(Tensor)
-    src._data = np.asarray(out, dtype=d.dtype)
+    src._data = out.astype(d.dtype)
     with no_grad():
         return tensor.copy_(src)
 

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._backend import array_namespace
-from .optimizer import Optimizer, _arr, _fma, _lerp_, _state_tensor, _to_scalar
+from .optimizer import (Optimizer, _arr, _fma, _lerp_, _scalar_of, _state_tensor,
+                        _to_scalar)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -80,7 +81,7 @@ class Adam(Optimizer):
                 if p.grad is None:
                     continue
                 d = _arr(p)
-                t = d.dtype.type
+                t = _scalar_of(d)  # scalars rounded to the parameter's dtype
                 xp = array_namespace(d)
                 state = self.state[p]
                 if len(state) == 0:

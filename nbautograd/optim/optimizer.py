@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .._backend import array_namespace
 from .._grad_mode import enable_grad
 from .._tensor import Tensor
 from ..nn.modules.module import RemovableHandle, typename
@@ -62,29 +61,50 @@ def _state_tensor(data) -> Tensor:
     return t
 
 
+def _scalar_of(d) -> Callable:
+    """``t(x)``: hyper-parameter ``x`` rounded to array ``d``'s dtype (torch rounds scalars to
+    the parameter's dtype), handed back as a Python number. Python numbers mix with the arrays
+    of any namespace -- NumPy's or a GPU library's -- on either side of an operator, and keep
+    the array's dtype; a NumPy scalar on the left of a GPU array would hand the product to
+    NumPy."""
+    cast = d.dtype.type
+    return lambda x: cast(x).item()
+
+
+def _py(x):
+    """A NumPy scalar as the Python number of the same value; arrays as they are."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
 def _fma(a, b, c):
     """``a * b + c`` rounded once, like the fused multiply-add torch's CPU kernels use for
     ``add(alpha=)``, ``addcmul`` and ``lerp``. For float32/float16 the float64 product is exact,
-    so one rounding of the float64 sum gives the fused result; float64 keeps two roundings."""
-    dt = c.dtype if hasattr(c, "dtype") else a.dtype
+    so one rounding of the float64 sum gives the fused result; float64 keeps two roundings.
+    Scalars are Python numbers (exact doubles), so the arithmetic stays in the arrays'
+    namespace and the result keeps their dtype."""
+    dt = next(x.dtype for x in (c, a, b) if hasattr(x, "dtype"))
+    a, b, c = _py(a), _py(b), _py(c)
     if dt.itemsize >= 8:
-        return a * b + c
-    xp = array_namespace(a) if hasattr(a, "dtype") else array_namespace(c)
-    f64 = xp.float64
-    a64 = a.astype(f64) if hasattr(a, "astype") else f64(a)
-    b64 = b.astype(f64) if hasattr(b, "astype") else f64(b)
-    c64 = c.astype(f64) if hasattr(c, "astype") else f64(c)
-    return (a64 * b64 + c64).astype(dt)
+        r = a * b + c
+    else:
+        f64 = np.float64
+        a64 = a.astype(f64) if hasattr(a, "astype") else a
+        b64 = b.astype(f64) if hasattr(b, "astype") else b
+        c64 = c.astype(f64) if hasattr(c, "astype") else c
+        r = a64 * b64 + c64
+    # all three scalars (a 0-d parameter's): a Python result, rounded to the dtype as NumPy
+    return r.astype(dt, copy=False) if hasattr(r, "astype") else dt.type(r)
 
 
 def _lerp_(a, b, weight) -> None:
     """``a.lerp_(b, weight)`` in ``a``'s precision, with torch's two formulas (the one chosen by
     ``|weight| < 0.5`` keeps the result exact at both ends), fused as torch fuses them."""
-    w = a.dtype.type(weight)
+    t = a.dtype.type
+    w = t(weight)
     if abs(w) < 0.5:
-        a[...] = _fma(w, b - a, a)
+        a[...] = _fma(w.item(), b - a, a)
     else:
-        a[...] = _fma(w - a.dtype.type(1), b - a, b)
+        a[...] = _fma((w - t(1)).item(), b - a, b)
 
 
 def _wrap_step(step: Callable) -> Callable:

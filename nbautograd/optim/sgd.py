@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from .optimizer import Optimizer, _arr, _fma, _state_tensor, _to_scalar
+from .optimizer import Optimizer, _arr, _fma, _scalar_of, _state_tensor, _to_scalar
 
 __all__ = ["SGD"]
 
@@ -70,7 +70,7 @@ class SGD(Optimizer):
                 if p.grad is None:
                     continue
                 d = _arr(p)
-                t = d.dtype.type  # scalars are rounded to the parameter's dtype, as in torch
+                t = _scalar_of(d)  # scalars rounded to the parameter's dtype, as in torch
                 g = p.grad._data
                 if group["maximize"]:
                     g = -g
