@@ -18,7 +18,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import nbautograd as torch  # noqa: E402
 from nbautograd.notebook import build_report  # noqa: E402
 from nbautograd.recording import record  # noqa: E402
-from nbautograd import viz  # noqa: E402
 
 
 def cell(x, n_ops: int):
@@ -42,9 +41,9 @@ def median_time(fn, repeats: int = 15) -> float:
 
 def recorded(fn):
     def run():
-        with record() as rec, viz.record() as vrec:
+        with record() as rec:
             fn()
-        return rec, vrec
+        return rec
     return run
 
 
@@ -57,21 +56,32 @@ def main() -> None:
     state = {}
 
     def small():
-        with record() as rec, viz.record() as vrec:
+        with record() as rec:
             y = cell(x2, 100)
-        state.update(rec=rec, vrec=vrec, y=y)
+        state.update(rec=rec, y=y)
     small()
 
     def report():
-        r = build_report(state["rec"], {"x": x2, "y": state["y"]},
-                         viz_recording=state["vrec"])
+        r = build_report(state["rec"], {"x": x2, "y": state["y"]})
         return r.html()
     report_time = median_time(report, repeats=7)
+
+    # what a user waits for: the 1,000-op cell recorded, then its report built and rendered
+    # (the recording summarises only what the report shows, so this is where the rest goes)
+    def end_to_end():
+        with record() as rec:
+            y = cell(x, 1000)
+        html = build_report(rec, {"x": x, "y": y}).html()
+        rec.release()
+        return html
+    e2e_time = median_time(end_to_end, repeats=7)
     rows = [("1,000-op cell, plain", plain, ""),
             ("1,000-op cell, recorded (%%autograd)", rec_time,
              f"{rec_time / plain:.2f}x plain (target <= 1.3x)"),
             ("report of a 100-node graph, built and rendered", report_time,
-             f"{report_time * 1e3:.0f} ms (target <= 200 ms)")]
+             f"{report_time * 1e3:.0f} ms (target <= 200 ms)"),
+            ("1,000-op cell recorded, its report built and rendered", e2e_time,
+             f"{e2e_time / plain:.1f}x plain")]
     print("| case | median | note |\n|---|---:|---|")
     for name, t, note in rows:
         print(f"| {name} | {t * 1e3:.1f} ms | {note} |")

@@ -22,6 +22,7 @@ from numpy import ndarray
 from . import _events
 from ._grad_mode import STATE
 from ._backend import array_namespace, batched, quiet_enter, quiet_exit
+from ._events import EXEC
 from ._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, AccumulateGrad, accumulate_node
 
 
@@ -39,7 +40,9 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     every gradient has a leading dim of that size: ``batch`` cotangents flow through one pass.
     """
     __tracebackhide__ = True
-    listening = bool(_events.LISTENERS)
+    listening = bool(_events.LISTENERS)     # rare events: backward started, errors, .grad
+    per_node = bool(_events.OP_LISTENERS)   # NodeExecuted / SavedFreed events
+    taping = bool(_events.TAPES)            # recorders: one raw tape entry per node
     if listening:
         _events.emit(_events.BackwardStarted(tuple(roots), retain_graph, create_graph,
                                              tuple(grads)))
@@ -65,7 +68,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
         if batch:
             xp = batched(xp, batch)
     free = not retain_graph
-    special = listening or STATE.anomaly  # per-node extras (events, NaN checks) only if needed
+    special = per_node or STATE.anomaly  # per-node extras (events, NaN checks) only if needed
     prev_mode = STATE.enabled
     STATE.enabled = create_graph  # backward ops are recorded only to build a higher-order graph
     node = None
@@ -91,7 +94,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                 if accumulate:
                     leaf = node.variable
                     if leaf is not None:
-                        _accumulate(leaf, g, create_graph, foreign, listening)
+                        _accumulate(leaf, g, create_graph, foreign, listening, taping)
                 continue
             if node._slow and node._custom:
                 grads_in = (node.apply_vjp(g, create_graph) if not batch
@@ -113,7 +116,9 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                 else:
                     grads_in = node.vjp(xp, g, *saved)
             if special or node._slow and node._post_hooks:
-                grads_in = _after_node(node, g, grads_in, listening)
+                grads_in = _after_node(node, g, grads_in, per_node)
+            if taping:  # the recorders' tape (their byte budget counts these at tape_op)
+                _events.tape((EXEC, node, g, grads_in))
             red = node._reduce
             fresh = node._fresh_grads
             for k, (edge, gi) in enumerate(zip(node._next, grads_in)):
@@ -125,7 +130,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                 if old is None:
                     buf[edge] = gi
                     push(heap, (-edge._seq, edge))
-                    if fresh:
+                    if fresh and not taping:  # a recorder holds gi: never add into it
                         own[edge] = True  # nothing else refers to gi: later sums may reuse it
                 elif own.get(edge) and type(old) is ndarray and old.size >= 4096 \
                         and old.shape == gi.shape:
@@ -134,12 +139,14 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                     buf[edge] = old + gi
                     own[edge] = True
             if free and node._frees:
+                if taping:
+                    _events.tape_freed(node)
                 if node._custom:
                     node.release()  # custom Functions free their ctx.saved_tensors
                 else:
                     node._saved = node._saved_t = None
                     node._freed = True
-                if listening:
+                if per_node:
                     _events.emit(_events.SavedFreed(node))
     except BaseException as err:
         if listening:
@@ -185,7 +192,7 @@ def _tensor_namespace():
     return _TENSOR_NS[0]
 
 
-def _after_node(node, g, grads_in, listening: bool):
+def _after_node(node, g, grads_in, per_node: bool):
     """The rarely used parts of a backward step: NaN check, node hooks, events."""
     if STATE.anomaly:
         from .autograd.anomaly_mode import check_nan  # noqa: PLC0415
@@ -195,7 +202,7 @@ def _after_node(node, g, grads_in, listening: bool):
             r = h(tuple(grads_in), (g,))
             if r is not None:
                 grads_in = r
-    if listening:
+    if per_node:
         _events.emit(_events.NodeExecuted(node, g, tuple(grads_in)))
     return grads_in
 
@@ -235,7 +242,8 @@ def _custom_batched(node, g, batch: int):
                  for k in range(len(rows[0])))
 
 
-def _accumulate(leaf, g, create_graph: bool, foreign: set, listening: bool) -> None:
+def _accumulate(leaf, g, create_graph: bool, foreign: set, listening: bool,
+                taping: bool = False) -> None:
     """AccumulateGrad: add ``g`` into ``leaf.grad`` (in place unless building a graph)."""
     from ._tensor import Tensor, wrap  # noqa: PLC0415
     if leaf._hooks:
@@ -248,7 +256,7 @@ def _accumulate(leaf, g, create_graph: bool, foreign: set, listening: bool) -> N
         else:
             leaf._grad = old + g
     elif old is None:
-        g = _own(g, foreign, False)
+        g = _own(g, foreign, taping)  # a recorder holds g: .grad must not be the same array
         foreign.add(id(g))  # the same array may flow to another leaf (e.g. through an add)
         leaf._grad = wrap(g)
     elif create_graph or old.grad_fn is not None:

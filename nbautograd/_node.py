@@ -183,7 +183,7 @@ class Node:
             self._saved = None
             self._saved_t = None
             self._freed = True
-            if _events.LISTENERS:
+            if _events.OP_LISTENERS:
                 _events.emit(_events.SavedFreed(self))
 
 
@@ -346,12 +346,8 @@ def _finish(node, t, inputs, params, reduce, nxt, out):
         node._saved = _NOTHING[n]
     t.grad_fn = node
     t._rg = True
-    if STATE.anomaly:
-        from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
-        remember_forward(node)
-    if _events.LISTENERS:
-        _events.emit(_events.OpRecorded(node, weakref.ref(t),
-                                        tuple(weakref.ref(x) for x in inputs)))
+    if _SLOW[0]:
+        _slow_hooks(node, t, inputs)
     return t
 
 
@@ -456,21 +452,32 @@ def record2(cls, out, a, b):
     return t
 
 
-def _slow_hooks(node, t, inputs: tuple) -> None:
+def _hooks_of_op(node, t, inputs: tuple) -> None:
+    """What a recorded op owes anomaly mode, the recorders' tapes and the per-op listeners."""
     if STATE.anomaly:
         from .autograd.anomaly_mode import remember_forward  # noqa: PLC0415
         remember_forward(node)
-    if _events.LISTENERS:
+    if _events.TAPES:
+        _events.tape_op(node, t, None, 4)
+    if _events.OP_LISTENERS:
         _events.emit(_events.OpRecorded(node, weakref.ref(t),
                                         tuple(weakref.ref(x) for x in inputs)))
 
 
-# True while anomaly mode or an event listener is active: the fast paths check one flag.
+# Called by the recording functions for every op while _SLOW[0]: the general function, or,
+# while only recorders listen (the %%autograd case), the tape itself, sparing a call per op.
+_slow_hooks = _hooks_of_op
+
+# True while anomaly mode, a recorder or a per-op listener is active: the fast paths check
+# one flag.
 _SLOW = [False]
 
 
 def refresh_slow_flag() -> None:
-    _SLOW[0] = bool(_events.LISTENERS) or any_anomaly()
+    global _slow_hooks
+    _SLOW[0] = bool(_events.OP_LISTENERS) or bool(_events.TAPES) or any_anomaly()
+    only_tapes = bool(_events.TAPES) and not _events.OP_LISTENERS and not any_anomaly()
+    _slow_hooks = _events.tape_op if only_tapes else _hooks_of_op
 
 
 def any_anomaly() -> bool:

@@ -437,6 +437,8 @@ class Tensor:
         if isinstance(data, np.generic):
             self._data = new.astype(data.dtype) if new.dtype != data.dtype else new
         else:
+            if _events.TAPES:  # a recorder may hold this memory: it summarises it first
+                _events.before_write(data)
             array_namespace(data).copyto(data, new, casting="unsafe")
         self._bump_version()
         if res.grad_fn is not None:

@@ -226,20 +226,19 @@ def ip():
 
 
 def test_live_cell_graph_has_the_magics_interface(ip):
-    from nbautograd import viz
     from nbautograd.notebook import build_report
     from nbautograd.recording import record
     ip.user_ns["x"] = x = torch.tensor(2.0, requires_grad=True)
     live = LiveCellGraph(ip, {"values": True, "rankdir": "BT", "max_nodes": 200})
-    with record() as rec, viz.record() as vrec:
-        live.start(vrec)
+    with record() as rec:
+        live.start(rec)
         y = torch.sin(x) + torch.cos(x)
         ip.user_ns["y"] = y
         y.backward()
         live.stop()
     live.widget.flush()
     assert "SinBackward0" in live.widget.view.dot and not live.widget.live
-    live.finish(build_report(rec, ip.user_ns, viz_recording=vrec))
+    live.finish(build_report(rec, ip.user_ns))
     del ip.user_ns["x"], ip.user_ns["y"]
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import _events
 from .._grad_mode import STATE, no_grad
-from .._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, _SEQ, Node, accumulate_node
+from .._node import _SEQ, _SLOW, ERR_BACKWARD_TWICE, INPLACE_EPOCH, Node, accumulate_node
 from .._tensor import Tensor, wrap
 
 
@@ -265,20 +265,22 @@ class Function(metaclass=FunctionMeta):
                 o.grad_fn = node
             result.append(o)
         node._n_outputs = len(outs)
-        if STATE.anomaly or _events.LISTENERS:
+        if _SLOW[0]:
             _announce(node, result, tensor_args)
         return result[0] if single else tuple(result)
 
 
 def _announce(node, result, inputs) -> None:
-    """Anomaly mode and event listeners see a custom Function like any other op."""
+    """Anomaly mode, recorders and event listeners see a custom Function like any other op."""
     import weakref  # noqa: PLC0415
     if STATE.anomaly:
         from .anomaly_mode import remember_forward  # noqa: PLC0415
         remember_forward(node)
-    if _events.LISTENERS:
-        for o in result:
-            if isinstance(o, Tensor) and o.grad_fn is not None:
+    for o in result:
+        if isinstance(o, Tensor) and o.grad_fn is not None:
+            if _events.TAPES:
+                _events.tape_op(o.grad_fn, o)
+            if _events.OP_LISTENERS:
                 _events.emit(_events.OpRecorded(o.grad_fn, weakref.ref(o),
                                                 tuple(weakref.ref(x) for x in inputs)))
 

@@ -67,11 +67,10 @@ class AutogradMagics(Magics):
         """
         args = parse_argstring(self.autograd, line)
         opts = self._options(args)
-        from .. import viz  # noqa: PLC0415 (graphviz is imported only when drawing)
         live = _live_graph(self.shell, opts) if args.live else None
-        with record() as rec, viz.record() as vrec:
+        with record() as rec:
             if live is not None:
-                live.start(vrec)
+                live.start(rec)
             try:
                 result = self.shell.run_cell(cell)
             finally:
@@ -80,7 +79,10 @@ class AutogradMagics(Magics):
         err = result.error_in_exec
         if err is not None:
             rec.note_exception(err)
-        report = build_report(rec, self.shell.user_ns, viz_recording=vrec, **opts)
+        try:
+            report = build_report(rec, self.shell.user_ns, **opts)
+        finally:
+            rec.release()           # the report is plain data: let the cell's graph go
         if args.output:
             self.shell.user_ns[args.output] = report
         if live is not None:
@@ -151,11 +153,11 @@ class _LiveGraph:
         self.shell, self.opts = shell, opts
         self.handle = None
         self.last = 0.0
-        self.vrec = None
+        self.rec = None
 
-    def start(self, vrec) -> None:
+    def start(self, rec) -> None:
         from .. import _events  # noqa: PLC0415
-        self.vrec = vrec
+        self.rec = rec
         self.handle = display(_Placeholder(), display_id=True)
         self._sub = _events.subscribed(self._on_event)
         self._sub.__enter__()
@@ -170,7 +172,7 @@ class _LiveGraph:
     def _refresh(self) -> None:
         from .. import viz  # noqa: PLC0415
         try:
-            view = viz.draw(self.vrec, names=tensor_names(self.shell.user_ns),
+            view = viz.draw(self.rec, names=tensor_names(self.shell.user_ns),
                             show_values=self.opts["values"], rankdir=self.opts["rankdir"],
                             max_nodes=self.opts["max_nodes"])
         except (TypeError, ValueError):

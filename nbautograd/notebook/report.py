@@ -151,15 +151,15 @@ def _label(t, names_by_id: dict, rec: Recording) -> str:
     if id(t) in names_by_id:
         return names_by_id[id(t)]
     for op in rec.ops:
-        if op.output() is t and op.expression:
+        if op.node() is t.grad_fn and op.expression:
             return op.expression
     return "output"
 
 
 def build_report(rec: Recording, namespace: Mapping[str, Any], *, graph: bool = True,
                  values: bool = True, ledger: Optional[bool] = None, jacobian: bool = False,
-                 rankdir: str = "BT", max_nodes: int = 200, text: bool = False,
-                 viz_recording: Any = None) -> AutogradReport:
+                 rankdir: str = "BT", max_nodes: int = 200,
+                 text: bool = False) -> AutogradReport:
     """Build the report of a recorded block, naming tensors from ``namespace``."""
     names = tensor_names(namespace)
     names_by_id = {id(v): k for k, v in names.items()}
@@ -175,53 +175,42 @@ def build_report(rec: Recording, namespace: Mapping[str, Any], *, graph: bool = 
         report.ledger_views[name] = _ledger_view(name, led)
     n_backward = len(rec.backward_calls)
     report.show_ledger = ledger if ledger is not None else n_backward > 1
-    report.jacobian = _jacobian(rec, names_by_id, force=jacobian)
+    report.jacobian = _jacobian(rec, names_by_id, jacobian, list(names.values()))
     if graph:
-        report.graph = _graph(rec, names, names_by_id, values, rankdir, max_nodes,
-                              viz_recording)
+        report.graph = _graph(rec, names, values, rankdir, max_nodes)
     return report
 
 
 def _ledger_view(name: str, led) -> Any:
-    from ..viz import GradLedger, LedgerEntry  # noqa: PLC0415
-    entries = []
-    count = 0
-    for e in led.entries:
-        if e.how == "backward":
-            count += 1
-            entries.append(LedgerEntry(f"backward #{e.call + 1}" if e.call is not None
-                                       else f"backward #{count}", e.after, e.added))
-        elif e.how == "zero":
-            entries.append(LedgerEntry("grad.zero_()", e.after, None))
-        elif e.how == "none":
-            entries.append(LedgerEntry("grad = None", None, None))
-        else:
-            entries.append(LedgerEntry("grad = ...", e.after, None))
-    return GradLedger(name, tuple(entries))
+    from ..viz._recording import ledger_view  # noqa: PLC0415 (graphviz only when displayed)
+    return ledger_view(name, led)
 
 
-def _graph(rec, names, names_by_id, values, rankdir, max_nodes, viz_recording):
+def _graph(rec, names, values, rankdir, max_nodes):
     from .. import viz  # noqa: PLC0415
+    ops = rec.ops
     node_labels = {}                     # unnamed intermediates: the source text that made them
-    for op in rec.ops:
+    for op in ops:
         node = op.node()
         if node is not None and op.expression:
             node_labels[id(node)] = op.expression
-    roots = [t for t in (op.output() for op in rec.ops) if t is not None]
-    roots += [t for call in rec.backward_calls for t in (r() for r in call.roots)
-              if t is not None]
-    if not roots and viz_recording is None:
-        return None
-    args = [viz_recording] if viz_recording is not None and rec.ops else roots
+    if ops:       # the recording itself: its ops, the gradients that flowed, the error
+        args, recording = [rec], None
+    else:         # only backward ran here: the graphs behind its roots, annotated
+        args = [t for call in rec.backward_calls for t in (r() for r in call.roots)
+                if t is not None]
+        recording = rec
+        if not args:
+            return None
     try:
         return viz.draw(*args, names=names, show_values=values, rankdir=rankdir,
-                        max_nodes=max_nodes, node_labels=node_labels,
-                        recording=viz_recording if args is roots else None)
+                        max_nodes=max_nodes, node_labels=node_labels, recording=recording)
     except TypeError:
         return None
 
 
-def _jacobian(rec: Recording, names_by_id: dict, force: bool) -> Optional[JacobianView]:
+def _jacobian(rec: Recording, names_by_id: dict, force: bool,
+              tensors: list) -> Optional[JacobianView]:
     rows = rec.jacobian_rows()
     if rows:
         call = rec.backward_calls[rows[0].call]
@@ -246,7 +235,7 @@ def _jacobian(rec: Recording, names_by_id: dict, force: bool) -> Optional[Jacobi
         _check_full(view, root, leaf)
         return view
     if force:
-        return _computed_jacobian(rec, names_by_id)
+        return _computed_jacobian(rec, names_by_id, tensors)
     return None
 
 
@@ -275,15 +264,19 @@ def _check_full(view: JacobianView, root, leaf) -> None:
     view.check = "matches the full Jacobian" if ok else "DIFFERS from the full Jacobian"
 
 
-def _computed_jacobian(rec: Recording, names_by_id: dict) -> Optional[JacobianView]:
+def _computed_jacobian(rec: Recording, names_by_id: dict,
+                       tensors: list) -> Optional[JacobianView]:
     """--jacobian without one-hot calls: the rows of the cell's last output with respect to
     each leaf, computed now with autograd.grad (no .grad is touched)."""
     from ..autograd import grad  # noqa: PLC0415
-    outs = [op.output() for op in rec.ops]
-    outs = [t for t in outs if t is not None and t.requires_grad]
+    # the cell's last output that is still reachable: a variable or a backward call's root
+    seq = {id(n): n._seq for n in (op.node() for op in rec.ops) if n is not None}
+    reachable = list(tensors) + [t for call in rec.backward_calls for t in
+                                 (r() for r in call.roots) if t is not None]
+    outs = [t for t in reachable if t.grad_fn is not None and id(t.grad_fn) in seq]
     if not outs:
         return None
-    root = outs[-1]
+    root = max(outs, key=lambda t: seq[id(t.grad_fn)])
     leaves = _leaves_of(root)
     if not leaves:
         return None

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _events
 from .._backend import NUMPY, array_namespace
 from .._backend import _NUMPY_TYPES, is_host as _is_host, quiet_enter, quiet_exit
 from .._node import OUT, Node, op, record, record1, record2
@@ -906,6 +906,8 @@ def _direct_inplace(self, other, ufunc) -> bool:
         o = other
     else:
         return False
+    if _events.TAPES:  # a recorder may hold this memory: it summarises it first
+        _events.before_write(d)
     ufunc(d, o, out=d, casting="same_kind")
     self._bump_version()
     return True

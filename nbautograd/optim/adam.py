@@ -71,7 +71,7 @@ class Adam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._closure_loss(closure)
+        loss = self._start_step(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, eps = _to_scalar(group["lr"]), group["eps"]

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .. import _events
 from .._grad_mode import enable_grad
 from .._tensor import Tensor
 from ..nn.modules.module import RemovableHandle, typename
@@ -300,11 +301,20 @@ class Optimizer:
         """Update the parameters once (subclasses implement it)."""
         raise NotImplementedError
 
-    def _closure_loss(self, closure: Callable[[], Any] | None):
-        if closure is None:
-            return None
-        with enable_grad():
-            return closure()
+    def _start_step(self, closure: Callable[[], Any] | None):
+        """Run the closure (its loss is step()'s result), and tell recorders that the
+        parameters' memory is about to be written in place (they summarise what they hold of
+        it, e.g. a recorded ``w.T`` view)."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        if _events.TAPES:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        _events.before_write(p._data)
+        return loss
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyper-parameters (missing ones take the

@@ -68,7 +68,7 @@ class RMSprop(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._closure_loss(closure)
+        loss = self._start_step(closure)
         for group in self.param_groups:
             lr, alpha, eps = _to_scalar(group["lr"]), group["alpha"], group["eps"]
             weight_decay, momentum = group["weight_decay"], group["momentum"]

@@ -61,7 +61,7 @@ class SGD(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._closure_loss(closure)
+        loss = self._start_step(closure)
         for group in self.param_groups:
             lr = _to_scalar(group["lr"])
             momentum, dampening = group["momentum"], group["dampening"]

@@ -15,6 +15,7 @@ while it was alive): its summary was taken at record time.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +24,7 @@ from .._backend import to_host
 from .._dtypes import FROM_NP
 from .._node import OUT, AccumulateGrad
 from .._tensor import Tensor, _RetainGrad
-from ._values import as_text, fmt_number, summarize
-
-
-@dataclass(frozen=True)
-class FrozenTensor:
-    """A tensor's description taken while it was alive (the tensor itself may be gone)."""
-    shape: tuple | None
-    dtype: str | None
-    device: str | None
-    value: str | None
+from .._summary import FrozenTensor, as_text, fmt_number, summarize
 
 
 @dataclass(frozen=True)
@@ -154,39 +146,7 @@ class NbAdapter:
             return []
         if getattr(n, "_custom", False):
             return _custom_saved(n)
-        arg_names = tuple(getattr(n, "arg_names", ()))
-        saved, saved_t, ver = n._saved, n._saved_t, n._ver
-        if saved is None:  # released: work out what was saved the way record() chose it
-            save, nxt = type(n).save, n._next
-            if len(save) == len(nxt):
-                need = {i for k, e in enumerate(nxt) if e is not None for i in save[k]}
-            else:
-                need = set(n._save_all)
-            out = []
-            for p in sorted(need, key=lambda p: (p == OUT, p)):
-                nm = "result" if p == OUT else (arg_names[p] if p < len(arg_names)
-                                                else f"input{p}")
-                out.append(RawSaved(nm, freed=True, slot=None if p == OUT else p))
-            return out
-        out = []
-        last = len(saved) - 1
-        for pos, arr in enumerate(saved):
-            if arr is None:
-                continue
-            is_out = pos == last
-            t = None if is_out or not saved_t else saved_t[pos]
-            if is_out:
-                vc = saved_t[pos] if saved_t else None
-                now = vc[0] if isinstance(vc, list) else 0
-            else:
-                now = 0 if t is None or t._vc is None else t._vc[0]
-            then = 0 if ver is None else ver[pos]
-            nm = "result" if is_out else (arg_names[pos] if pos < len(arg_names)
-                                          else f"input{pos}")
-            dt = FROM_NP.get(np.dtype(arr.dtype))
-            out.append(RawSaved(nm, t, tuple(arr.shape), None if dt is None else dt._name,
-                                False, then, now, None if is_out else pos))
-        return out
+        return saved_from(n, n._saved, n._saved_t, n._ver)
 
     @staticmethod
     def params(n) -> list[tuple[str, str]]:
@@ -240,17 +200,64 @@ class NbAdapter:
         return None
 
 
+def saved_from(n, saved, saved_t, ver) -> list[RawSaved]:
+    """``NB.saved`` of node ``n`` given its saved arrays, tensors and versions (as the node
+    holds them, or as a recording kept them when backward released the node)."""
+    if isinstance(saved, str):  # "custom": a custom Function's saved_tensors, as kept
+        return _custom_saved(n, saved_t or (), ver, True)
+    arg_names = tuple(getattr(n, "arg_names", ()))
+    if saved is None:  # released: work out what was saved the way record() chose it
+        save, nxt = type(n).save, n._next
+        if len(save) == len(nxt):
+            need = {i for k, e in enumerate(nxt) if e is not None for i in save[k]}
+        else:
+            need = set(n._save_all)
+        out = []
+        for p in sorted(need, key=lambda p: (p == OUT, p)):
+            nm = "result" if p == OUT else (arg_names[p] if p < len(arg_names)
+                                            else f"input{p}")
+            out.append(RawSaved(nm, freed=True, slot=None if p == OUT else p))
+        return out
+    out = []
+    last = len(saved) - 1
+    for pos, arr in enumerate(saved):
+        if arr is None:
+            continue
+        is_out = pos == last
+        t = None if is_out or not saved_t else _deref(saved_t[pos])
+        if is_out:
+            vc = saved_t[pos] if saved_t else None
+            now = vc[0] if isinstance(vc, list) else 0
+        else:
+            now = 0 if t is None or t._vc is None else t._vc[0]
+        then = 0 if ver is None else ver[pos]
+        nm = "result" if is_out else (arg_names[pos] if pos < len(arg_names)
+                                      else f"input{pos}")
+        dt = FROM_NP.get(np.dtype(arr.dtype))
+        out.append(RawSaved(nm, t, tuple(arr.shape), None if dt is None else dt._name,
+                            False, then, now, None if is_out else pos))
+    return out
+
+
+def _deref(t):
+    return t() if isinstance(t, weakref.ref) else t
+
+
 def _device_of(arr) -> str:
     from .._device import device_of  # noqa: PLC0415
     return str(device_of(arr))
 
 
-def _custom_saved(n) -> list[RawSaved]:
-    vals = getattr(n, "_saved_values", None) or ()
-    vers = getattr(n, "_saved_versions", None) or (0,) * len(vals)
-    freed = bool(getattr(n, "_freed", False))
+def _custom_saved(n, vals=None, vers=None, freed=None) -> list[RawSaved]:
+    """A custom Function's ``saved_tensors``: its own, or those a recording kept."""
+    if vals is None:
+        vals = getattr(n, "_saved_values", None) or ()
+        vers = getattr(n, "_saved_versions", None)
+    vers = vers or (0,) * len(vals)
+    freed = bool(getattr(n, "_freed", False)) if freed is None else freed
     out = []
     for i, (t, v) in enumerate(zip(vals, vers)):
+        t = _deref(t)
         if t is None:
             continue
         out.append(RawSaved(f"saved_tensors[{i}]", t, tuple(t._data.shape), t.dtype._name,

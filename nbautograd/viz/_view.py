@@ -114,9 +114,9 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
     """Draw the graph behind ``roots`` (nbautograd or torch tensors, or a recording).
 
     ``names=locals()`` labels tensors with their variable names; ``node_labels``
-    (``{id(grad_fn): text}``) labels unnamed intermediates, e.g. by their source expression; ``recording`` (from
-    ``viz.record()``; ``nbautograd.recording.record()`` works too, without edge gradients)
-    supplies the gradients that flowed and any error; ``error`` marks the
+    (``{id(grad_fn): text}``) labels unnamed intermediates, e.g. by their source expression;
+    ``recording`` (``viz.record()`` or ``nbautograd.recording.record()``) supplies the
+    gradients that flowed and any error; ``error`` marks the
     node a failed backward stopped at; ``focus`` (a tensor or a name) keeps only the paths
     from it to the roots; beyond ``max_nodes`` boxes, repeated chains are folded.
 
@@ -159,17 +159,18 @@ def draw(*roots: Any, names: Mapping[str, Any] | None = None, show_values: bool 
 
 
 def _sources(roots: tuple, recording: Any) -> tuple[list, list, Any]:
-    """Split ``draw``'s arguments into tensors and recordings (viz Recordings, the session's
-    ``nbautograd.recording`` ones, or lists of raw engine events)."""
-    from ._recording import Recording, SessionRecordingSource  # noqa: PLC0415
+    """Split ``draw``'s arguments into tensors and recordings (Recordings, or lists of raw
+    engine events)."""
+    from ..recording import Recording  # noqa: PLC0415
+    from ._recording import RecordingSource  # noqa: PLC0415
 
     def as_recording(obj):
-        if isinstance(obj, Recording):
+        if isinstance(obj, RecordingSource):
             return obj
-        if SessionRecordingSource.accepts(obj):
-            return SessionRecordingSource(obj)
+        if isinstance(obj, Recording):
+            return RecordingSource(obj)
         if isinstance(obj, (list, tuple)) and obj and not _is_tensor(obj[0]):
-            return Recording.from_events(obj)
+            return RecordingSource(Recording.from_events(obj))
         return None
 
     tensors, recs = [], []
@@ -184,8 +185,8 @@ def _sources(roots: tuple, recording: Any) -> tuple[list, list, Any]:
     if recording is not None:
         recording = as_recording(recording)
         if recording is None:
-            raise TypeError("recording= expects viz.record()'s or nbautograd.recording's "
-                            "Recording")
+            raise TypeError("recording= expects a Recording (viz.record() or "
+                            "nbautograd.recording.record())")
         recs.append(recording)
     if not tensors and not recs:
         raise TypeError("draw() needs at least one tensor or Recording")

@@ -200,7 +200,7 @@ class GraphWidget(W.VBox):
 
 
 class LiveCellGraph:
-    """``%%autograd --live`` with a GraphWidget: the same ``start(vrec)``, ``stop()`` and
+    """``%%autograd --live`` with a GraphWidget: the same ``start(rec)``, ``stop()`` and
     ``finish(report)`` as the magic's display-handle helper. The widget follows the cell's
     recording while it runs; at the end the report takes its place."""
 
@@ -209,9 +209,9 @@ class LiveCellGraph:
         self.widget: GraphWidget | None = None
         self.handle = None
 
-    def start(self, vrec) -> None:
+    def start(self, rec) -> None:
         from IPython.display import display  # noqa: PLC0415
-        self.widget = GraphWidget(vrec, live=True, names=lambda: self.shell.user_ns,
+        self.widget = GraphWidget(rec, live=True, names=lambda: self.shell.user_ns,
                                   show_values=self.opts.get("values", True),
                                   rankdir=self.opts.get("rankdir", "BT"),
                                   max_nodes=self.opts.get("max_nodes", 200))
