@@ -24,6 +24,7 @@ from ._grad_mode import STATE
 from ._backend import array_namespace, batched, quiet_enter, quiet_exit
 from ._events import EXEC
 from ._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, AccumulateGrad, accumulate_node
+from ._tensor import Tensor, wrap
 
 
 def _root_node(t):
@@ -62,7 +63,6 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     foreign = {id(g) for g in grads} if accumulate else None
     if create_graph:
         xp = _tensor_namespace()
-        from ._tensor import wrap  # noqa: PLC0415 (cheap after the first call)
     else:
         xp = array_namespace(grads[0])
         if batch:
@@ -245,7 +245,6 @@ def _custom_batched(node, g, batch: int):
 def _accumulate(leaf, g, create_graph: bool, foreign: set, listening: bool,
                 taping: bool = False) -> None:
     """AccumulateGrad: add ``g`` into ``leaf.grad`` (in place unless building a graph)."""
-    from ._tensor import Tensor, wrap  # noqa: PLC0415
     if leaf._hooks:
         g = _run_pre_hooks(leaf._hooks, g)
     old = leaf._grad

@@ -256,8 +256,7 @@ class Tensor:
                  inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (scaled by ``gradient``)."""
         __tracebackhide__ = True  # IPython shows the user's line, not the engine's frames
-        from .autograd import backward  # noqa: PLC0415
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's memory and version counter, cut from the graph."""
@@ -452,6 +451,13 @@ class Tensor:
 
 
 _node.Tensor = Tensor  # the recording fast paths build Tensors without importing this module
+
+
+def _autograd_backward(*args, **kwargs):
+    """``autograd.backward``, bound here once that package is imported (it imports this module;
+    an import inside ``Tensor.backward`` would cost microseconds on every call)."""
+    from .autograd import backward  # noqa: PLC0415
+    return backward(*args, **kwargs)
 
 
 class Size(tuple):

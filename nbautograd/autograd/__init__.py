@@ -17,6 +17,7 @@ from .._engine import run_backward
 from .._grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
                           set_grad_enabled)
 from .._node import AccumulateGrad, accumulate_node
+from .. import _tensor as _tensor_module
 from .._tensor import Tensor, _owned, wrap
 from . import functional  # noqa: F401
 from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: F401
@@ -255,6 +256,8 @@ def _looped_batched_grad(outs, ins, gouts, retain_graph, allow_unused, materiali
             result.append(stack([r[j] for r in rows]))
     return tuple(result)
 
+
+_tensor_module._autograd_backward = backward  # Tensor.backward calls it without an import
 
 __all__ = ["backward", "grad", "Function", "Variable", "functional", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "detect_anomaly", "set_detect_anomaly",

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _dtypes, _events
 from .._backend import NUMPY, array_namespace
+from .._grad_mode import STATE
 from .._backend import _NUMPY_TYPES, is_host as _is_host, quiet_enter, quiet_exit
 from .._node import OUT, Node, op, record, record1, record2
 from .._tensor import Tensor
@@ -378,8 +379,6 @@ for _names, _fn in ((("add", "__add__"), add), (("sub", "__sub__", "subtract"), 
 Tensor.__radd__, Tensor.__rmul__ = add, mul  # both commute
 
 Tensor.__rpow__ = _rpow
-Tensor.__radd__ = lambda self, other: add(self, other)  # rebound below to the fast forms
-Tensor.__rmul__ = lambda self, other: mul(self, other)
 
 
 def _rsub(self, other, alpha=1):
@@ -883,7 +882,6 @@ def _inplace_binary(fn, saves_self_fn, ufunc=None):
 def _direct_inplace(self, other, ufunc) -> bool:
     """Apply ``self (op)= other`` straight into self's memory when autograd has nothing to
     record (e.g. an SGD step under no_grad) and no dtype rule can object. False: not handled."""
-    from .._grad_mode import STATE  # noqa: PLC0415
     d = self._data
     if type(d) is not np.ndarray:
         if _is_host(d) or d.dtype.kind not in "fc":
