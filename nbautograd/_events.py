@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from sys import _getframe
 from dataclasses import dataclass, field
 from typing import Any, Callable

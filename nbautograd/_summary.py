@@ -7,6 +7,10 @@ arrays are described by min, mean and max. Plain NumPy only: the engine-side rec
 these without importing any view library.
 
 >>> import numpy as np
+
+from ._backend import to_host
+from ._device import device_of
+from ._dtypes import FROM_NP
 >>> summarize(np.array([1.0, 2.5, -3.0]))
 '[1, 2.5, -3]'
 >>> summarize(np.arange(10.0))
@@ -20,6 +24,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._backend import to_host
+from ._device import device_of
+from ._dtypes import FROM_NP
 
 FULL = 6          # arrays with at most this many elements are written out
 ENDS = (3, 2)     # longer vectors: this many leading and trailing elements
@@ -118,9 +126,6 @@ def freeze(arr) -> FrozenTensor:
     >>> freeze(np.arange(3.0)).value.text()
     '[0, 1, 2]'
     """
-    from ._backend import to_host  # noqa: PLC0415 (_backend imports nothing from here)
-    from ._device import device_of  # noqa: PLC0415
-    from ._dtypes import FROM_NP  # noqa: PLC0415
     dt = FROM_NP.get(np.dtype(arr.dtype))
     return FrozenTensor(tuple(arr.shape), None if dt is None else dt._name,
                         str(device_of(arr)), Digest(to_host(arr)))

@@ -37,6 +37,7 @@ from . import _events
 from ._backend import _sum_to, to_host
 from ._events import EXEC, FREED, OP
 from ._summary import Digest, FrozenTensor, freeze
+from ._tensor import Tensor
 
 
 @dataclass
@@ -406,7 +407,6 @@ def record() -> Recording:
 
 # --- held arrays and their summaries ------------------------------------------------------------
 def _host(a):
-    from ._tensor import Tensor  # noqa: PLC0415
     if isinstance(a, Tensor):
         a = a._data
     return None if a is None else np.asarray(to_host(a))
@@ -442,7 +442,6 @@ def _held_arrays(e) -> list:
         return [] if isinstance(v, (FrozenTensor, np.generic)) else [v]
     if kind == EXEC:
         out = [a for a in (e[2],) + tuple(e[3]) if a is not None and not isinstance(a, Digest)]
-        from ._tensor import Tensor  # noqa: PLC0415
         return [a._data if isinstance(a, Tensor) else a for a in out]
     return []
 

@@ -21,7 +21,7 @@ import numpy as np
 from .._backend import array_namespace, to_host
 from .._node import AccumulateGrad
 from .._tensor import _RetainGrad
-from ._recording import _reduced
+from ..recording import _reduced
 from ._values import summarize
 
 

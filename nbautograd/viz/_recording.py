@@ -24,8 +24,6 @@ from ._html import GradLedger, LedgerEntry
 from ._nb import saved_from
 from ._values import as_text
 
-_reduced = _rec._reduced  # the edge gradient as the engine hands it on (also for _recompute)
-
 
 class Recording(_rec.Recording):
     """A ``nbautograd.recording.Recording`` with the views' helpers: ``ledger(leaf)``."""
