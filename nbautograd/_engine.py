@@ -22,6 +22,7 @@ from numpy import ndarray
 from . import _events
 from ._grad_mode import STATE
 from ._backend import array_namespace, batched, quiet_enter, quiet_exit
+from ._diagonal import DiagonalBatch
 from ._events import EXEC
 from ._node import ERR_BACKWARD_TWICE, INPLACE_EPOCH, AccumulateGrad, accumulate_node
 from ._tensor import Tensor, wrap
@@ -45,8 +46,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     per_node = bool(_events.OP_LISTENERS)   # NodeExecuted / SavedFreed events
     taping = bool(_events.TAPES)            # recorders: one raw tape entry per node
     if listening:
-        _events.emit(_events.BackwardStarted(tuple(roots), retain_graph, create_graph,
-                                             tuple(grads)))
+        _events.emit(_events.BackwardStarted(tuple(roots), retain_graph, create_graph, tuple(
+            g.dense() if type(g) is DiagonalBatch else g for g in grads)))
     heap: list = []
     buf: dict = {}    # node -> the gradient of its output, summed over its consumers
     own: dict = {}    # node -> True when buf's array for it is ours alone (safe to add into)
@@ -69,6 +70,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
             xp = batched(xp, batch)
     free = not retain_graph
     special = per_node or STATE.anomaly  # per-node extras (events, NaN checks) only if needed
+    plain = not (special or taping)  # a DiagonalBatch may reach a rule declared to keep it
     prev_mode = STATE.enabled
     STATE.enabled = create_graph  # backward ops are recorded only to build a higher-order graph
     node = None
@@ -80,6 +82,9 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
             g = buf.pop(node)
             if own:
                 own.pop(node, None)
+            if batch and type(g) is DiagonalBatch and not (
+                    plain and node._diagonal_ok and not node._slow):
+                g = g.dense()  # hooks, recorders and other rules see the batch as an array
             if node._slow:
                 if node._pre_hooks:
                     g = _run_pre_hooks(node._pre_hooks, g)
@@ -87,7 +92,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
             if hop and not create_graph:
                 xp = _namespace_of(g, batch)
             if captured is not None and node in capture:
-                captured[node] = g
+                captured[node] = g.dense() if type(g) is DiagonalBatch else g
                 if type(node) is AccumulateGrad:
                     continue
             if type(node) is AccumulateGrad:
@@ -133,7 +138,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                     if fresh and not taping:  # a recorder holds gi: never add into it
                         own[edge] = True  # nothing else refers to gi: later sums may reuse it
                 elif own.get(edge) and type(old) is ndarray and old.size >= 4096 \
-                        and old.shape == gi.shape:
+                        and old.shape == gi.shape and type(gi) is ndarray:
                     np.add(old, gi, out=old, casting="unsafe")  # big: save an allocation
                 else:
                     buf[edge] = old + gi

@@ -57,6 +57,7 @@ class Node:
     _custom = False       # True for nodes that run their own apply_vjp (custom Functions)
     _saved_t = ()         # the saved input tensors (and the output's version counter)
     _fresh_grads = False  # True when the vjp always returns newly made arrays (never g itself)
+    _diagonal_ok = False  # True when the vjp may take a DiagonalBatch (elementwise, matmul...)
     _slow = False         # True when the engine must look closer: hooks, custom apply_vjp
     _device_hop = False   # True (with _slow) for a node that moves its gradient to another device
     _output_nr = 0        # which output of torch's (multi-output) node this one stands for

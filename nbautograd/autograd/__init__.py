@@ -218,6 +218,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     else:
         grads = _make_grads(outs, gouts, create_graph)
     captured = _run_capture(outs, grads, ins, retain_graph, create_graph, batch)
+    return _collect(captured, ins, batch, allow_unused, materialize_grads)
+
+
+def _collect(captured: dict, ins: tuple, batch: int, allow_unused: bool,
+             materialize_grads: bool) -> tuple:
+    """``grad``'s result: per input the gradient captured at its node, as a tensor."""
     result = []
     for i, t in enumerate(ins):
         g = captured.get(_node_of(t))

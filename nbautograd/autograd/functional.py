@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from .._backend import array_namespace
+from .._diagonal import DiagonalBatch
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from .._tensor import Tensor, wrap
 
@@ -299,10 +300,13 @@ def _stack_rows(rows, out, inp, create_graph):
 
 def _vectorized(outputs, inputs, create_graph):
     numels = tuple(o.numel() for o in outputs)
-    basis = _standard_basis(outputs, numels)
     flat = tuple(o.reshape(-1) for o in outputs)
-    vj = list(_autograd_grad(flat, inputs, basis, create_graph=create_graph,
-                             is_grads_batched=True))
+    if len(outputs) == 1 and not create_graph and type(outputs[0]._data) is np.ndarray:
+        vj = list(_identity_pass(flat[0], inputs))
+    else:
+        basis = _standard_basis(outputs, numels)
+        vj = list(_autograd_grad(flat, inputs, basis, create_graph=create_graph,
+                                 is_grads_batched=True))
     for k, g in enumerate(vj):
         if g is None:
             vj[k] = wrap(array_namespace(inputs[k]._data).zeros(
@@ -315,6 +319,19 @@ def _vectorized(outputs, inputs, create_graph):
             start += n
         per_input.append(blocks)
     return _postprocess(tuple(zip(*per_input)), create_graph)
+
+
+def _identity_pass(output: Tensor, inputs: tuple) -> tuple:
+    """``grad(output, inputs, eye(n), is_grads_batched=True)`` with the identity kept as a
+    ``DiagonalBatch``: elementwise rules then cost O(n), not O(n**2), and a matrix-vector
+    product's rule scales the matrix's rows instead of running an n x n x m GEMM."""
+    from . import _collect, _run_capture  # noqa: PLC0415
+    if not output.requires_grad:
+        return (None,) * len(inputs)
+    d = output._data
+    basis = DiagonalBatch.identity(d.shape, d.dtype)
+    captured = _run_capture((output,), (basis,), inputs, False, False, basis.shape[0])
+    return _collect(captured, inputs, basis.shape[0], True, False)
 
 
 def hessian(func, inputs, create_graph: bool = False, strict: bool = False,

@@ -989,3 +989,9 @@ Tensor.__invert__ = _invert
 Tensor.bitwise_not = _invert
 
 __all__ = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "clamp"]
+
+# Every rule here maps a gradient entry by entry, so a vectorized Jacobian's DiagonalBatch keeps
+# its structure through it (or, for a rule that needs the array, turns into it on its own).
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and issubclass(_cls, Node) and _cls.__module__ == __name__:
+        _cls._diagonal_ok = True

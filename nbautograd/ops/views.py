@@ -79,6 +79,7 @@ def _infer_shape(shape, numel: int) -> tuple:
 class ViewBackward0(Node):
     save = ((),)
     param_names = ("self_sym_sizes",)
+    _diagonal_ok = True  # reshaping a vectorized Jacobian's batch keeps its structure
 
     def vjp(self, xp, g, x, out):
         return (xp.g_reshape(g, self._params[0]),)
@@ -357,6 +358,7 @@ def repeat(self, *sizes):
 @op
 class CloneBackward0(Node):
     save = ((),)
+    _diagonal_ok = True
 
     def vjp(self, xp, g, x, out):
         return (g,)
