@@ -61,6 +61,7 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
     captured = {} if capture is not None else None
+    targets = capture if capture is not None else ()
     foreign = {id(g) for g in grads} if accumulate else None
     if create_graph:
         xp = _tensor_namespace()
@@ -82,26 +83,27 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
             g = buf.pop(node)
             if own:
                 own.pop(node, None)
+            slow = node._slow
             if batch and type(g) is DiagonalBatch and not (
-                    plain and node._diagonal_ok and not node._slow):
+                    plain and node._diagonal_ok and not slow):
                 g = g.dense()  # hooks, recorders and other rules see the batch as an array
-            if node._slow:
+            if slow:
                 if node._pre_hooks:
                     g = _run_pre_hooks(node._pre_hooks, g)
                 hop = hop or node._device_hop
             if hop and not create_graph:
                 xp = _namespace_of(g, batch)
-            if captured is not None and node in capture:
-                captured[node] = g.dense() if type(g) is DiagonalBatch else g
-                if type(node) is AccumulateGrad:
-                    continue
             if type(node) is AccumulateGrad:
-                if accumulate:
+                if node in targets:
+                    captured[node] = g.dense() if type(g) is DiagonalBatch else g
+                elif accumulate:
                     leaf = node.variable
                     if leaf is not None:
                         _accumulate(leaf, g, create_graph, foreign, listening, taping)
                 continue
-            if node._slow and node._custom:
+            if node in targets:
+                captured[node] = g.dense() if type(g) is DiagonalBatch else g
+            if slow and node._custom:
                 grads_in = (node.apply_vjp(g, create_graph) if not batch
                             else _custom_batched(node, g, batch))
             else:
@@ -120,17 +122,18 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool,
                     grads_in = node.vjp(xp, g, *args)
                 else:
                     grads_in = node.vjp(xp, g, *saved)
-            if special or node._slow and node._post_hooks:
+            if special or slow and node._post_hooks:
                 grads_in = _after_node(node, g, grads_in, per_node)
             if taping:  # the recorders' tape (their byte budget counts these at tape_op)
                 _events.tape((EXEC, node, g, grads_in))
             red = node._reduce
+            if red is not None:  # broadcast inputs: sum back to their shapes, cast their dtypes
+                grads_in = [gi if r is None or gi is None else _reduce_to(xp, gi, r)
+                            for gi, r in zip(grads_in, red)]
             fresh = node._fresh_grads
-            for k, (edge, gi) in enumerate(zip(node._next, grads_in)):
+            for edge, gi in zip(node._next, grads_in):
                 if edge is None or gi is None:
                     continue
-                if red is not None and red[k] is not None:
-                    gi = _reduce_to(xp, gi, red[k])
                 old = buf.get(edge)
                 if old is None:
                     buf[edge] = gi
