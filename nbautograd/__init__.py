@@ -12,6 +12,8 @@ PyTorch prints.
 """
 from __future__ import annotations
 
+import warnings as _warnings
+
 from . import _dtypes
 from ._device import device
 from ._dtypes import (bool_ as bool, cdouble, cfloat, complex64, complex128, double, dtype,  # noqa: A004
@@ -37,6 +39,13 @@ from .ops.linalg import bmm_function as bmm, dot_function as dot, mm_function as
 from .ops.linalg import mv_function as mv
 from .ops.views import broadcast_to
 from . import accelerator, autograd, cuda, nn, optim  # noqa: E402
+
+# torch computes inf and nan silently; NumPy warns ("invalid value encountered in multiply").
+# Only the floating-point warnings NumPy raises inside this package's own code are dropped:
+# the user's NumPy code still warns.
+_warnings.filterwarnings(
+    "ignore", message=r"(invalid value|divide by zero|overflow|underflow) encountered in",
+    category=RuntimeWarning, module=r"nbautograd(\.|$)")
 from .autograd.anomaly_mode import is_anomaly_enabled  # noqa: E402
 from ._dtypes import result_type as _result_type
 

@@ -259,14 +259,16 @@ def _accumulate(leaf, g, create_graph: bool, foreign: set, listening: bool,
     before = None if old is None or not listening else old._data.copy()
     if isinstance(g, Tensor):  # create_graph: .grad becomes part of a graph
         if old is None:
-            leaf._grad = g if g.grad_fn is not None else wrap(_own(g._data, foreign, True))
+            # torch clones a differentiable gradient into fresh memory: .grad is CopyBackwards
+            leaf._grad = (wrap(array_namespace(g._data).empty_like(g._data)).copy_(g)
+                          if g.grad_fn is not None else wrap(_own(g._data, foreign, True)))
         else:
             leaf._grad = old + g
     elif old is None:
         g = _own(g, foreign, taping)  # a recorder holds g: .grad must not be the same array
         foreign.add(id(g))  # the same array may flow to another leaf (e.g. through an add)
         leaf._grad = wrap(g)
-    elif create_graph or old.grad_fn is not None:
+    elif create_graph:
         leaf._grad = old + wrap(g)
     else:
         od = old._data

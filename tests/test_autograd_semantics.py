@@ -110,6 +110,82 @@ def test_backward_create_graph_then_second_derivative(nb):
     assert exp[2].values.tolist() == [6.0, 12.0, 18.0]
 
 
+def test_backward_create_graph_grad_is_a_copy_then_accumulates_as_torch(nb):
+    # torch clones a differentiable first gradient into .grad (CopyBackwards), adds later ones
+    # out of place (AddBackward0), and without create_graph adds in place: grad_fn stays
+    def run(m):
+        x = _x(m)
+
+        def graph():
+            return (x.grad.grad_fn.name(), [None if f is None else f.name()
+                                            for f, _ in x.grad.grad_fn.next_functions])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (x ** 3).sum().backward(create_graph=True)
+            first = graph()
+            (x ** 3).sum().backward(create_graph=True)
+            second = graph()
+        g = x.grad
+        (x * x).sum().backward()
+        return first, second, graph(), g is x.grad, x.grad.detach(), g._version
+
+    exp = same_behaviour(nb, run)
+    assert exp[0] == ("torch::autograd::CopyBackwards", [None, "MulBackward0"])
+
+
+def test_backward_create_graph_warns_once_per_process_as_torch(nb, tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "cycle.py"
+    script.write_text(
+        "import sys, warnings\n"
+        "import importlib\n"
+        "m = importlib.import_module(sys.argv[1])\n"
+        "with warnings.catch_warnings(record=True) as rec:\n"
+        "    warnings.simplefilter('always')\n"
+        "    x = m.tensor([1.0, 2.0], requires_grad=True)\n"
+        "    (x * x).sum().backward(create_graph=True)\n"
+        "    m.autograd.backward((x * x).sum(), create_graph=True)\n"
+        "    m.autograd.grad((x * x).sum(), x, create_graph=True)\n"
+        "for w in rec:\n"
+        "    print(w.category.__name__, w.filename == __file__, w.message)\n")
+
+    def run(name):
+        return subprocess.run([sys.executable, str(script), name], capture_output=True,
+                              text=True, check=True).stdout
+    got, expected = run(nb.__name__), run("torch")
+    assert got.count("UserWarning") == expected.count("UserWarning") == 1
+    assert got.split(" ", 2)[2] == expected.split(" ", 2)[2]  # the message, word for word
+    assert got.split(" ", 2)[1] == "True"  # shown at the user's line
+
+
+def test_nan_and_inf_arise_silently_as_in_torch(nb, tmp_path):
+    # numpy warns ("invalid value encountered in multiply"); torch does not. Checked in a fresh
+    # interpreter with RuntimeWarnings as errors; the user's own numpy code must still warn.
+    import subprocess
+    import sys
+    script = tmp_path / "silent.py"
+    script.write_text(
+        "import sys, importlib\n"
+        "import numpy as np\n"
+        "m = importlib.import_module(sys.argv[1])\n"
+        "x = m.tensor([0.0, 1.0, 100.0], requires_grad=True)\n"
+        "inf = float('inf')\n"
+        "y = ((x * inf).sum() + (m.ones(3, 3) @ m.tensor([inf, 1.0, 1.0])).sum()\n"
+        "     + m.exp(x * 10).sum() + m.log(x).sum() + (1 / x).sum() + (x ** -1.5).sum())\n"
+        "y.backward()\n"
+        "print(y.item(), x.grad.tolist())\n"
+        "try:\n"
+        "    np.float32(0) / np.float32(0)\n"
+        "except RuntimeWarning:\n"
+        "    print('user numpy warns')\n")
+
+    def run(name):
+        return subprocess.run([sys.executable, "-W", "error::RuntimeWarning", str(script), name],
+                              capture_output=True, text=True, check=True).stdout
+    assert run(nb.__name__) == run("torch")
+
+
 def test_leaf_grad_dtype_and_shape(nb):
     def run(m):
         a = m.ones(2, 3, dtype=m.float64, requires_grad=True)

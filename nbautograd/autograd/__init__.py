@@ -141,6 +141,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     grads = _make_grads(outputs, grads, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
+    if create_graph and not _WARNED_CYCLE:
+        _warn_reference_cycle()
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:
@@ -158,6 +160,25 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
                 t._grad = gt if t._grad is None else t._grad + gt
         return
     run_backward(outputs, grads, retain_graph, create_graph)
+
+
+_WARNED_CYCLE = []  # torch warns once per process (TORCH_WARN_ONCE)
+
+
+def _warn_reference_cycle() -> None:
+    import sys  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+    _WARNED_CYCLE.append(True)
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("nbautograd"):
+        level, frame = level + 1, frame.f_back  # point at the user's line
+    warnings.warn(
+        "Using backward() with create_graph=True will create a reference cycle between the "
+        "parameter and its gradient which can cause a memory leak. We recommend using "
+        "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+        "make sure to reset the .grad fields of your parameters to None after use to break the "
+        "cycle and avoid the leak. (Triggered internally at "
+        "/__w/pytorch/pytorch/torch/csrc/autograd/engine.cpp:1307.)", UserWarning, stacklevel=level)
 
 
 def _node_of(t: Tensor):
