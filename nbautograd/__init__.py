@@ -39,6 +39,11 @@ from .ops.linalg import bmm_function as bmm, dot_function as dot, mm_function as
 from .ops.linalg import mv_function as mv
 from .ops.views import broadcast_to
 from . import accelerator, autograd, cuda, nn, optim  # noqa: E402
+from .autograd.anomaly_mode import is_anomaly_enabled  # noqa: E402
+from ._dtypes import result_type as _result_type
+
+from ._legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
+                            HalfTensor, IntTensor, LongTensor, ShortTensor)
 
 # torch computes inf and nan silently; NumPy warns ("invalid value encountered in multiply").
 # Only the floating-point warnings NumPy raises inside this package's own code are dropped:
@@ -46,11 +51,6 @@ from . import accelerator, autograd, cuda, nn, optim  # noqa: E402
 _warnings.filterwarnings(
     "ignore", message=r"(invalid value|divide by zero|overflow|underflow) encountered in",
     category=RuntimeWarning, module=r"nbautograd(\.|$)")
-from .autograd.anomaly_mode import is_anomaly_enabled  # noqa: E402
-from ._dtypes import result_type as _result_type
-
-from ._legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
-                            HalfTensor, IntTensor, LongTensor, ShortTensor)
 clip = clamp
 divide, multiply, subtract = div, mul, sub
 
